@@ -1,0 +1,53 @@
+#include "backend.h"
+
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+#include "util/text.h"
+
+namespace keval {
+namespace {
+
+std::map<std::string, BackendFactory>& registry() {
+  static std::map<std::string, BackendFactory> factories;
+  return factories;
+}
+
+} // namespace
+
+void register_backend(const std::string& kind, BackendFactory factory) {
+  auto [it, inserted] = registry().emplace(kind, std::move(factory));
+  if (!inserted) throw std::logic_error(fmt::format("backend '{}' registered twice", kind));
+}
+
+std::vector<std::string> backend_kinds() {
+  std::vector<std::string> kinds;
+  for (const auto& [kind, factory] : registry()) kinds.push_back(kind);
+  return kinds;
+}
+
+// Defined in backends/*.cc; listed here so the registry has one place that names them all.
+std::unique_ptr<Backend> make_random_backend(const BackendOptions& options);
+std::unique_ptr<Backend> make_replay_backend(const BackendOptions& options);
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_backend("random", make_random_backend);
+    register_backend("replay", make_replay_backend);
+  });
+  auto it = registry().find(options.kind);
+  if (it == registry().end()) {
+    auto kinds = backend_kinds();
+    auto near = text::closest(options.kind, kinds);
+    throw InputError(fmt::format("unknown backend '{}'{} (available: {})", options.kind,
+                                 near.empty() ? "" : fmt::format("; did you mean '{}'?", near.front()),
+                                 text::join(kinds, ", ")));
+  }
+  return it->second(options);
+}
+
+} // namespace keval

@@ -1,0 +1,45 @@
+#pragma once
+// A Backend answers a batch of requests. Embedded backends (random, replay) answer in-process;
+// HTTP and exec backends slot in behind the same interface.
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "request.h"
+
+namespace keval {
+
+struct BackendOptions {
+  std::string kind;
+  std::string model;               // informational for embedded backends
+  std::vector<std::string> base_urls;
+  std::string responses_file;      // replay
+  std::string command;             // exec
+  unsigned long long seed = 1234;  // random
+  int concurrency = 16;            // requests in flight
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+  virtual std::string kind() const = 0;
+  // Whether loglikelihood requests for `task` can be answered.
+  virtual bool supports_loglikelihood(std::string_view task) const = 0;
+  // Answers every request in `batch`. Calls `on_response(i, response)` exactly once for each
+  // index i of the batch, in any order, always on the calling thread, before returning.
+  // A request that cannot be answered gets a failed Response; answer() throws only for
+  // errors that make the whole backend unusable.
+  virtual void answer(std::span<const Request> batch,
+                      const std::function<void(size_t, Response)>& on_response) = 0;
+};
+
+// Registry: name -> factory. Unknown names get "did you mean …" (InputError).
+using BackendFactory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;
+void register_backend(const std::string& kind, BackendFactory factory);
+std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+std::vector<std::string> backend_kinds();
+
+} // namespace keval

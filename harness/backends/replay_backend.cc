@@ -1,0 +1,134 @@
+// `replay`: answers from recorded responses (SPEC "Replay file"), one JSON object a line:
+//   {"task": "kobest_copa", "id": "…", "response": "정답은 2번입니다."}
+//   {"task": "logickor", "id": "…", "responses": ["turn 1 answer", "turn 2 answer"]}
+//   {"task": "kobest_copa", "id": "…", "logprobs": [-1.2, -0.4]}
+// A sample with no line fails (kind `missing`): it is never scored as a wrong answer.
+#include <fstream>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "backend.h"
+#include "util/delimited.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace keval {
+namespace {
+
+struct ReplayLine {
+  std::vector<std::string> responses;
+  std::optional<std::vector<double>> logprobs;
+  size_t line = 0;
+};
+
+class ReplayBackend final : public Backend {
+public:
+  explicit ReplayBackend(const std::string& path) : m_path(path) {
+    if (path.empty()) throw InputError("--backend replay needs --responses FILE.jsonl");
+    std::string content = read_file(path);
+    std::string_view rest = text::strip_bom(content);
+    size_t line_no = 0;
+    while (!rest.empty()) {
+      size_t end = rest.find('\n');
+      std::string_view line = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (text::trim(line).empty()) continue;
+      parse_line(line, line_no);
+    }
+  }
+
+  std::string kind() const override { return "replay"; }
+  bool supports_loglikelihood(std::string_view task) const override {
+    return m_tasks_with_logprobs.count(std::string(task)) > 0;
+  }
+
+  void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
+    for (size_t i = 0; i < batch.size(); ++i) on_response(i, answer_one(batch[i]));
+  }
+
+private:
+  void parse_line(std::string_view line, size_t line_no) {
+    auto fail = [&](const std::string& why) { return InputError(fmt::format("{}:{}: {}", m_path, line_no, why)); };
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw fail(fmt::format("malformed JSON: {}", e.what()));
+    }
+    if (!j.is_object()) throw fail("expected a JSON object");
+    static const std::set<std::string> allowed = {"task", "id", "response", "responses", "logprobs", "judge"};
+    for (const auto& [key, value] : j.items())
+      if (!allowed.count(key)) throw fail(fmt::format("unknown field '{}' (allowed: task, id, response, responses, logprobs, judge)", key));
+    if (!j.contains("task") || !j["task"].is_string()) throw fail("field 'task' (a string) is missing");
+    if (!j.contains("id") || !(j["id"].is_string() || j["id"].is_number_integer()))
+      throw fail("field 'id' (a string) is missing");
+    std::string id = j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump();
+    ReplayLine entry;
+    entry.line = line_no;
+    if (j.contains("response")) {
+      if (!j["response"].is_string()) throw fail("field 'response' must be a string");
+      entry.responses.push_back(j["response"].get<std::string>());
+    }
+    if (j.contains("responses")) {
+      if (!j["responses"].is_array()) throw fail("field 'responses' must be a list of strings");
+      for (const auto& r : j["responses"]) {
+        if (!r.is_string()) throw fail("field 'responses' must be a list of strings");
+        entry.responses.push_back(r.get<std::string>());
+      }
+    }
+    if (j.contains("logprobs")) {
+      if (!j["logprobs"].is_array()) throw fail("field 'logprobs' must be a list of numbers");
+      std::vector<double> values;
+      for (const auto& v : j["logprobs"]) {
+        if (!v.is_number()) throw fail("field 'logprobs' must be a list of numbers");
+        values.push_back(v.get<double>());
+      }
+      entry.logprobs = std::move(values);
+      m_tasks_with_logprobs.insert(j["task"].get<std::string>());
+    }
+    if (entry.responses.empty() && !entry.logprobs && !j.contains("judge"))
+      throw fail("a line needs 'response', 'responses' or 'logprobs'");
+    std::string key = j["task"].get<std::string>() + "/" + id;
+    auto [it, inserted] = m_lines.emplace(key, std::move(entry));
+    if (!inserted) throw fail(fmt::format("task '{}' id '{}' already appears on line {}", j["task"].get<std::string>(), id, it->second.line));
+  }
+
+  Response answer_one(const Request& r) const {
+    std::string key = r.sample->task + "/" + r.sample->id;
+    auto it = m_lines.find(key);
+    if (it == m_lines.end())
+      return Response::failed(FailureKind::missing, fmt::format("no line for task '{}' id '{}' in {}", r.sample->task, r.sample->id, m_path));
+    const ReplayLine& line = it->second;
+    Response out;
+    if (r.kind == RequestKind::loglikelihood) {
+      if (!line.logprobs)
+        return Response::failed(FailureKind::missing, fmt::format("{}:{}: no 'logprobs' for a log-likelihood request", m_path, line.line));
+      if (line.logprobs->size() != r.continuations.size())
+        return Response::failed(FailureKind::malformed, fmt::format("{}:{}: {} logprobs for {} choices", m_path, line.line,
+                                                                    line.logprobs->size(), r.continuations.size()));
+      out.logprobs = *line.logprobs;
+      return out;
+    }
+    if (static_cast<size_t>(r.turn) >= line.responses.size())
+      return Response::failed(FailureKind::missing, fmt::format("{}:{}: no response for turn {}", m_path, line.line, r.turn + 1));
+    out.text = line.responses[static_cast<size_t>(r.turn)];
+    return out;
+  }
+
+  std::string m_path;
+  std::unordered_map<std::string, ReplayLine> m_lines;
+  std::set<std::string> m_tasks_with_logprobs;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> make_replay_backend(const BackendOptions& options) {
+  return std::make_unique<ReplayBackend>(options.responses_file);
+}
+
+} // namespace keval

@@ -1,0 +1,64 @@
+// keval: evaluates and benchmarks LLMs on Korean. main() wires the commands; errors are caught
+// once here and turned into exit codes (SPEC: 0 success, 1 check failed, 2 bad usage or input).
+#include <cstdio>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "keval_version.h"
+#include "util/error.h"
+
+namespace keval::cli {
+
+KevalPaths GlobalOptions::paths() const {
+  KevalPaths paths = KevalPaths::defaults();
+  if (!tasks_dir.empty()) paths.tasks_dir = tasks_dir;
+  if (!datasets_dir.empty()) paths.datasets_dir = datasets_dir;
+  return paths;
+}
+
+} // namespace keval::cli
+
+int main(int argc, char** argv) {
+  using namespace keval;
+  CLI::App app{"keval: evaluate and benchmark large language models on Korean"};
+  app.set_version_flag("--version", k_version);
+  app.require_subcommand(1);
+  app.fallthrough();
+  cli::GlobalOptions global;
+  app.add_option("--tasks-dir", global.tasks_dir, "Directory of task files (default: $KEVAL_HOME/tasks)");
+  app.add_option("--datasets-dir", global.datasets_dir, "Directory of dataset files (default: $KEVAL_HOME/datasets)");
+
+  std::vector<std::pair<CLI::App*, cli::Action>> commands;
+  auto add = [&](const char* name, const char* help, cli::Action (*adder)(CLI::App&, const cli::GlobalOptions&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    commands.emplace_back(sub, adder(*sub, global));
+  };
+  add("tasks", "List tasks and groups", cli::add_tasks_command);
+  add("samples", "Show a task's samples exactly as a model sees them", cli::add_samples_command);
+  add("run", "Evaluate a backend on tasks (or --resume a run)", cli::add_run_command);
+  add("runs", "List the runs in a database", cli::add_runs_command);
+  add("results", "Show a run's per-task scores", cli::add_results_command);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    for (auto& [sub, action] : commands)
+      if (sub->parsed()) return action();
+  } catch (const InputError& e) {
+    fmt::print(stderr, "keval: error: {}\n", e.what());
+    return 2;
+  } catch (const CheckFailed& e) {
+    fmt::print(stderr, "keval: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "keval: internal error: {}\n", e.what());
+    return 3;
+  }
+  return 0;
+}

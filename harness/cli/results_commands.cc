@@ -1,0 +1,60 @@
+// `keval runs` and `keval results`: read a database, never write it.
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "results_table.h"
+#include "store.h"
+#include "util/error.h"
+
+namespace keval::cli {
+namespace {
+
+Store open_existing(const std::string& db) {
+  if (!std::filesystem::exists(db)) throw InputError(fmt::format("no keval database at {}", db));
+  return Store(db, false);
+}
+
+} // namespace
+
+Action add_runs_command(CLI::App& app, const GlobalOptions&) {
+  auto db = std::make_shared<std::string>(k_default_db);
+  auto json = std::make_shared<bool>(false);
+  app.add_option("--db", *db, "SQLite database")->capture_default_str();
+  app.add_flag("--json", *json, "Print JSON");
+  return [db, json]() {
+    Store store = open_existing(*db);
+    auto runs = store.list_runs();
+    if (*json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& r : runs) out.push_back(run_json(r));
+      fmt::print("{}\n", out.dump(2));
+    } else {
+      fmt::print("{}", format_runs_table(runs));
+    }
+    return 0;
+  };
+}
+
+Action add_results_command(CLI::App& app, const GlobalOptions&) {
+  auto db = std::make_shared<std::string>(k_default_db);
+  auto run = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  app.add_option("--db", *db, "SQLite database")->capture_default_str();
+  app.add_option("--run", *run, "Run id or name (default: the latest)");
+  app.add_flag("--json", *json, "Print JSON");
+  return [db, run, json]() {
+    Store store = open_existing(*db);
+    std::optional<RunRecord> record = run->empty() ? store.latest_run() : store.find_run(*run);
+    if (!record)
+      throw InputError(run->empty() ? fmt::format("{} holds no run yet", *db)
+                                    : fmt::format("no run '{}' in {} (`keval runs` lists them)", *run, *db));
+    auto results = store.load_task_results(record->id);
+    if (*json) fmt::print("{}\n", results_json(*record, results).dump(2));
+    else fmt::print("{}", format_results_table(*record, results));
+    return 0;
+  };
+}
+
+} // namespace keval::cli

@@ -1,0 +1,156 @@
+#include "registry.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "samples.h"
+#include "task_loader.h"
+#include "util/error.h"
+#include "util/sha256.h"
+#include "util/text.h"
+
+namespace fs = std::filesystem;
+
+namespace keval {
+
+KevalPaths KevalPaths::defaults() {
+  const char* home = std::getenv("KEVAL_HOME");
+  std::string root = home && *home ? home : KEVAL_SOURCE_DIR;
+  return KevalPaths{(fs::path(root) / "tasks").string(), (fs::path(root) / "datasets").string()};
+}
+
+TaskRegistry::TaskRegistry(const KevalPaths& paths) : m_paths(paths), m_datasets(paths.datasets_dir) {
+  if (!fs::is_directory(paths.tasks_dir)) throw InputError(fmt::format("tasks directory '{}' not found", paths.tasks_dir));
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::recursive_directory_iterator(paths.tasks_dir)) {
+    if (!entry.is_regular_file()) continue;
+    auto ext = entry.path().extension();
+    if (ext != ".yaml" && ext != ".yml") continue;
+    if (entry.path().filename().string().starts_with("_")) continue;
+    files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  fs::path display_root = fs::path(paths.tasks_dir).parent_path();
+  std::map<std::string, std::string> declared;  // name -> file
+  for (const auto& file : files) {
+    std::string display = fs::relative(file, display_root).string();
+    TaskFile loaded = load_task_file(file.string(), display);
+    const std::string& name = loaded.task ? loaded.task->name : loaded.group->name;
+    auto [it, inserted] = declared.emplace(name, display);
+    if (!inserted) throw InputError(fmt::format("{}: '{}' is already declared in {}", display, name, it->second));
+    if (loaded.task) {
+      m_task_index[name] = m_tasks.size();
+      m_canonical[name] = loaded.canonical.dump();
+      m_tasks.push_back(std::move(*loaded.task));
+    } else {
+      m_group_index[name] = m_groups.size();
+      m_groups.push_back(std::move(*loaded.group));
+    }
+  }
+  for (const auto& g : m_groups)
+    for (const auto& member : g.members)
+      if (!find_task(member) && !find_group(member)) {
+        std::vector<std::string> names;
+        for (const auto& [n, f] : declared) names.push_back(n);
+        auto near = text::closest(member, names);
+        throw InputError(fmt::format("{}: group '{}' names unknown task or group '{}'{}", g.source_file, g.name, member,
+                                     near.empty() ? "" : fmt::format("; did you mean '{}'?", near.front())));
+      }
+  for (const auto& g : m_groups) {
+    // A group that contains itself would expand forever.
+    std::function<void(const std::string&, std::vector<std::string>&)> walk = [&](const std::string& name, std::vector<std::string>& path) {
+      if (std::find(path.begin(), path.end(), name) != path.end())
+        throw InputError(fmt::format("{}: group '{}' contains itself ({})", g.source_file, g.name, text::join(path, " > ")));
+      const GroupConfig* group = find_group(name);
+      if (!group) return;
+      path.push_back(name);
+      for (const auto& m : group->members) walk(m, path);
+      path.pop_back();
+    };
+    std::vector<std::string> path;
+    walk(g.name, path);
+    for (const auto& member : g.members)
+      if (auto it = m_task_index.find(member); it != m_task_index.end()) m_tasks[it->second].groups.push_back(g.name);
+  }
+}
+
+const TaskConfig* TaskRegistry::find_task(const std::string& name) const {
+  auto it = m_task_index.find(name);
+  return it == m_task_index.end() ? nullptr : &m_tasks[it->second];
+}
+
+const GroupConfig* TaskRegistry::find_group(const std::string& name) const {
+  auto it = m_group_index.find(name);
+  return it == m_group_index.end() ? nullptr : &m_groups[it->second];
+}
+
+std::vector<std::string> TaskRegistry::group_tasks(const std::string& group) const {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> walk = [&](const std::string& name) {
+    if (const GroupConfig* g = find_group(name)) {
+      for (const auto& m : g->members) walk(m);
+    } else if (seen.insert(name).second) {
+      out.push_back(name);
+    }
+  };
+  walk(group);
+  return out;
+}
+
+std::vector<std::string> TaskRegistry::groups_of(const std::string& task) const {
+  const TaskConfig* t = find_task(task);
+  return t ? t->groups : std::vector<std::string>{};
+}
+
+std::vector<const TaskConfig*> TaskRegistry::resolve(const std::vector<std::string>& names) const {
+  std::vector<const TaskConfig*> out;
+  std::set<std::string> seen;
+  for (const auto& raw : names) {
+    std::string name = text::trim(raw);
+    if (name.empty()) continue;
+    std::vector<std::string> members;
+    if (name == "all" && !find_task(name) && !find_group(name)) {
+      for (const auto& t : m_tasks) members.push_back(t.name);
+    } else if (find_task(name)) members = {name};
+    else if (find_group(name)) members = group_tasks(name);
+    else {
+      std::vector<std::string> all;
+      for (const auto& t : m_tasks) all.push_back(t.name);
+      for (const auto& g : m_groups) all.push_back(g.name);
+      auto near = text::closest(name, all);
+      throw InputError(fmt::format("unknown task or group '{}'{}; `keval tasks` lists them", name,
+                                   near.empty() ? "" : fmt::format("; did you mean '{}'?", text::join(near, "', '"))));
+    }
+    for (const auto& m : members)
+      if (seen.insert(m).second) out.push_back(find_task(m));
+  }
+  if (out.empty()) throw InputError("no task named: give --tasks NAME[,NAME…]");
+  return out;
+}
+
+DatasetRows TaskRegistry::rows(const TaskConfig& task) { return m_datasets.load(task.dataset, task.source_file); }
+
+std::string TaskRegistry::task_hash(const TaskConfig& task) {
+  Sha256 hash;
+  hash.update(m_canonical.at(task.name));
+  hash.update(rows(task).sha256);
+  if (task.fewshot) hash.update(m_datasets.load(*task.fewshot, task.source_file).sha256);
+  return hash.hex_digest();
+}
+
+std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit) {
+  DatasetRows eval_rows = rows(task);
+  std::optional<DatasetRows> fewshot_rows;
+  if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
+  int k = num_fewshot.value_or(task.num_fewshot);
+  if (k < 0) throw InputError("--num-fewshot must be 0 or more");
+  return build_samples(task, eval_rows, fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
+}
+
+} // namespace keval

@@ -1,0 +1,51 @@
+#pragma once
+// What the runner asks a backend, and what comes back.
+#include <string>
+#include <vector>
+
+#include "task.h"
+
+namespace keval {
+
+enum class RequestKind { generate, loglikelihood };
+
+struct Request {
+  std::string key;           // unique in a run: "<task>/<sample id>/<turn>"
+  RequestKind kind = RequestKind::generate;
+  const TaskConfig* task = nullptr;
+  const Sample* sample = nullptr;
+  int turn = 0;              // dialogue: 0-based turn
+
+  // generate: `messages` for chat endpoints, `prompt` (the same text, flattened) for completions.
+  std::vector<Message> messages;
+  std::string prompt;
+  GenerationSettings generation;
+
+  // loglikelihood: log P(continuation | context) for each continuation. The continuation
+  // already starts with the task's target delimiter (usually a space); nothing is inserted.
+  std::string context;
+  std::vector<std::string> continuations;
+};
+
+enum class FailureKind { none, missing, transport, timeout, http_status, malformed, backend, aborted };
+const char* to_string(FailureKind k);
+
+// Result-style: a failed request is an expected outcome, not an exception.
+struct Response {
+  FailureKind failure = FailureKind::none;
+  std::string message;        // failure message (never contains secrets)
+  int http_status = 0;
+  std::string text;           // generate: the raw text
+  std::vector<double> logprobs; // loglikelihood: one per continuation
+  bool from_cache = false;
+
+  bool ok() const { return failure == FailureKind::none; }
+  static Response failed(FailureKind kind, std::string message) {
+    Response r;
+    r.failure = kind;
+    r.message = std::move(message);
+    return r;
+  }
+};
+
+} // namespace keval

@@ -1,0 +1,436 @@
+#include "runner.h"
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <random>
+#include <set>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "extract_choice.h"
+#include "keval_version.h"
+#include "metrics.h"
+#include "progress.h"
+#include "scorer.h"
+#include "util/error.h"
+#include "util/sha256.h"
+
+namespace keval {
+namespace {
+
+std::string request_key(const std::string& task, const std::string& sample_id, int turn) {
+  return fmt::format("{}/{}/{}", task, sample_id, turn);
+}
+
+// The parts of a configuration that decide the results; execution settings (concurrency,
+// batch sizes) and the run's name are left out so equal evaluations hash equally.
+std::string config_hash(const nlohmann::json& config) {
+  nlohmann::json copy = config;
+  copy.erase("execution");
+  copy.erase("name");
+  return sha256_hex(copy.dump());
+}
+
+std::string new_run_id(const std::string& hash, const std::string& created_at) {
+  std::random_device device;
+  return sha256_hex(fmt::format("{}|{}|{}|{}", hash, created_at, getpid(), device())).substr(0, 12);
+}
+
+std::string default_name(const BackendOptions& backend) {
+  std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
+  std::string model = backend.model.empty() ? backend.kind : backend.model;
+  for (char& c : model)
+    if (c == '/' || c == ' ') c = '-';
+  return backend.model.empty() ? fmt::format("{}-{}", backend.kind, stamp) : fmt::format("{}-{}-{}", backend.kind, model, stamp);
+}
+
+nlohmann::json request_json(const Request& r) {
+  nlohmann::json j;
+  if (r.kind == RequestKind::loglikelihood) {
+    j["type"] = "loglikelihood";
+    j["context"] = r.context;
+    j["continuations"] = r.continuations;
+  } else {
+    j["type"] = "generate";
+    nlohmann::json messages = nlohmann::json::array();
+    for (const auto& m : r.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+    j["messages"] = std::move(messages);
+    j["max_tokens"] = r.generation.max_tokens;
+    j["stop"] = r.generation.stop;
+    j["temperature"] = r.generation.temperature;
+  }
+  return j;
+}
+
+std::string flatten(const std::vector<Message>& messages) {
+  std::string out;
+  for (const auto& m : messages) {
+    if (!out.empty()) out += "\n\n";
+    out += m.content;
+  }
+  return out;
+}
+
+// One task of a run: its configuration, samples and how its MC items are asked.
+struct RunTask {
+  const TaskConfig* config = nullptr;
+  std::vector<Sample> samples;
+  std::string mode;  // loglik | generate | dialogue
+};
+
+Request build_request(const RunTask& task, const Sample& s, int turn,
+                      const std::unordered_map<std::string, Response>& answers) {
+  Request r;
+  r.key = request_key(s.task, s.id, turn);
+  r.task = task.config;
+  r.sample = &s;
+  r.turn = turn;
+  r.generation = task.config->generation;
+  if (task.mode == "loglik") {
+    r.kind = RequestKind::loglikelihood;
+    r.context = s.prompt;
+    r.continuations = s.choices;
+    return r;
+  }
+  r.kind = RequestKind::generate;
+  if (task.mode == "dialogue") {
+    if (!task.config->system_prompt.empty()) r.messages.push_back({"system", task.config->system_prompt});
+    for (int t = 0; t <= turn; ++t) {
+      r.messages.push_back({"user", s.turns[static_cast<size_t>(t)]});
+      if (t < turn) r.messages.push_back({"assistant", answers.at(request_key(s.task, s.id, t)).text});
+    }
+  } else {
+    r.messages = s.messages;
+  }
+  r.prompt = task.mode == "dialogue" ? flatten(r.messages) : s.generation_prompt;
+  return r;
+}
+
+int turns_of(const RunTask& task, const Sample& s) {
+  return task.mode == "dialogue" ? static_cast<int>(s.turns.size()) : 1;
+}
+
+// Scores one sample from its responses; failed when any turn has no usable response.
+StoredScore score_sample(const RunTask& task, const Scorer& scorer, const Sample& s,
+                         const std::unordered_map<std::string, Response>& answers,
+                         const std::unordered_map<std::string, Response>& failures) {
+  StoredScore out;
+  out.task = s.task;
+  out.sample_id = s.id;
+  ModelOutput output;
+  output.loglikelihood = task.mode == "loglik";
+  for (int turn = 0; turn < turns_of(task, s); ++turn) {
+    std::string key = request_key(s.task, s.id, turn);
+    auto it = answers.find(key);
+    if (it == answers.end()) {
+      auto f = failures.find(key);
+      out.status = "failed";
+      out.score = {{"failure", f != failures.end() ? to_string(f->second.failure) : "missing"},
+                   {"message", f != failures.end() ? f->second.message : "no response stored"},
+                   {"turn", turn}};
+      return out;
+    }
+    if (output.loglikelihood) output.logprobs = it->second.logprobs;
+    else output.texts.push_back(it->second.text);
+  }
+  SampleScore score = scorer.score(s, output);
+  out.status = score.unparsed ? "unparsed" : "scored";
+  out.extracted = score.extracted;
+  out.score = score.to_json();
+  return out;
+}
+
+TaskResult to_task_result(const std::string& task, const std::string& metric, const MetricEstimate& e) {
+  TaskResult r;
+  r.task = task;
+  r.metric = metric;
+  r.value = e.value;
+  r.stderr_value = e.stderr_value;
+  r.ci_low = e.ci_low;
+  r.ci_high = e.ci_high;
+  r.n = e.n;
+  return r;
+}
+
+} // namespace
+
+std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
+  std::vector<TaskResult> results;
+  std::map<std::string, std::map<std::string, TaskResult>> by_task;  // task -> metric -> result
+  std::map<std::string, long long> samples_of;
+  for (const auto& task : run.config.at("tasks")) {
+    std::string name = task.at("name");
+    std::vector<SampleScore> scored;
+    long long failed = 0, unparsed = 0;
+    for (const auto& s : store.load_scores(run.id, name)) {
+      if (s.status == "failed") {
+        ++failed;
+        continue;
+      }
+      if (s.status == "unparsed") ++unparsed;
+      scored.push_back(SampleScore::from_json(s.score));
+    }
+    samples_of[name] = task.value("n_samples", 0);
+    for (const auto& metric : task.at("metrics")) {
+      TaskResult r = to_task_result(name, metric, aggregate_metric(metric, scored));
+      r.n_failed = failed;
+      r.n_unparsed = unparsed;
+      by_task[name][metric] = r;
+      results.push_back(r);
+    }
+  }
+  // Groups, innermost first: a group's members are tasks or groups already computed.
+  std::set<std::string> done;
+  const nlohmann::json groups = run.config.value("groups", nlohmann::json::array());
+  for (size_t pass = 0; pass < groups.size() + 1 && done.size() < groups.size(); ++pass) {
+    for (const auto& g : groups) {
+      std::string name = g.at("name");
+      if (done.count(name)) continue;
+      bool ready = true;
+      for (const auto& m : g.at("members")) ready = ready && by_task.count(m.get<std::string>());
+      if (!ready) continue;
+      done.insert(name);
+      std::string aggregate = g.value("aggregate", "macro");
+      // Metrics every member reports.
+      std::map<std::string, int> counts;
+      for (const auto& m : g.at("members"))
+        for (const auto& [metric, r] : by_task[m.get<std::string>()]) counts[metric]++;
+      for (const auto& [metric, count] : counts) {
+        if (count != static_cast<int>(g.at("members").size())) continue;
+        TaskResult r;
+        r.task = name;
+        r.metric = metric;
+        r.is_group = true;
+        r.aggregation = aggregate;
+        double sum = 0, weight = 0, variance = 0;
+        bool defined = true;
+        for (const auto& m : g.at("members")) {
+          const TaskResult& member = by_task[m.get<std::string>()][metric];
+          r.n += member.n;
+          r.n_failed += member.n_failed;
+          r.n_unparsed += member.n_unparsed;
+          if (!member.value) { defined = false; continue; }
+          double w = aggregate == "micro" ? static_cast<double>(member.n) : 1.0;
+          double se = member.stderr_value.value_or(0.0);
+          sum += w * *member.value;
+          variance += w * w * se * se;
+          weight += w;
+        }
+        if (defined && weight > 0) {
+          r.value = sum / weight;
+          // Members are independent samples, so their variances add.
+          r.stderr_value = std::sqrt(variance) / weight;
+          r.ci_low = *r.value - 1.959964 * *r.stderr_value;
+          r.ci_high = *r.value + 1.959964 * *r.stderr_value;
+        }
+        by_task[name][metric] = r;
+        results.push_back(r);
+      }
+    }
+  }
+  return results;
+}
+
+RunSummary Runner::start(const RunOptions& options) {
+  if (options.mc_mode != "auto" && options.mc_mode != "loglik" && options.mc_mode != "generate")
+    throw InputError(fmt::format("--mc-mode '{}' is not one of loglik, generate, auto", options.mc_mode));
+  auto tasks = m_registry.resolve(options.tasks);
+  auto backend = make_backend(options.backend);
+
+  nlohmann::json config;
+  config["keval_version"] = k_version;
+  config["extractor_version"] = k_extractor_version;
+  config["requested"] = options.tasks;
+  config["limit"] = options.limit ? nlohmann::json(*options.limit) : nlohmann::json(nullptr);
+  config["num_fewshot"] = options.num_fewshot ? nlohmann::json(*options.num_fewshot) : nlohmann::json(nullptr);
+  config["mc_mode"] = options.mc_mode;
+  nlohmann::json backend_config = {{"kind", options.backend.kind}, {"model", options.backend.model}};
+  if (options.backend.kind == "random") backend_config["seed"] = options.backend.seed;
+  if (!options.backend.responses_file.empty()) {
+    backend_config["responses_file"] = options.backend.responses_file;
+    backend_config["responses_sha256"] = sha256_file_hex(options.backend.responses_file);
+  }
+  if (!options.backend.base_urls.empty()) backend_config["base_urls"] = options.backend.base_urls;
+  if (!options.backend.command.empty()) backend_config["command"] = options.backend.command;
+  config["backend"] = backend_config;
+  config["execution"] = {{"concurrency", options.backend.concurrency}};
+
+  RunRecord run;
+  nlohmann::json task_list = nlohmann::json::array();
+  std::set<std::string> in_run;
+  for (const TaskConfig* t : tasks) {
+    std::string mode = "generate";
+    if (t->output_type == OutputType::dialogue) mode = "dialogue";
+    else if (t->output_type == OutputType::multiple_choice) {
+      bool can = backend->supports_loglikelihood(t->name);
+      if (options.mc_mode == "loglik" && !can)
+        throw InputError(fmt::format("--mc-mode loglik: backend '{}' gives no log-probabilities for task '{}'; use "
+                                     "--mc-mode generate (or auto)", options.backend.kind, t->name));
+      mode = options.mc_mode == "generate" || !can ? "generate" : "loglik";
+    }
+    size_t n = m_registry.rows(*t).rows.size();
+    if (options.limit && *options.limit < n) n = *options.limit;
+    std::string hash = m_registry.task_hash(*t);
+    task_list.push_back({{"name", t->name}, {"version", t->version}, {"hash", hash}, {"mode", mode},
+                         {"metrics", t->metrics}, {"n_samples", n}});
+    run.task_versions[t->name] = {{"version", t->version}, {"hash", hash}};
+    in_run.insert(t->name);
+  }
+  config["tasks"] = task_list;
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : m_registry.groups()) {
+    auto members = m_registry.group_tasks(g.name);
+    bool covered = std::all_of(members.begin(), members.end(), [&](const std::string& m) { return in_run.count(m) > 0; });
+    if (covered) groups.push_back({{"name", g.name}, {"aggregate", g.aggregate}, {"members", g.members}});
+  }
+  config["groups"] = groups;
+
+  run.created_at = utc_now_iso8601();
+  run.config_hash = config_hash(config);
+  run.id = new_run_id(run.config_hash, run.created_at);
+  run.backend = options.backend.kind;
+  run.model = options.backend.model;
+  run.keval_version = k_version;
+  run.status = "running";
+  if (!options.name.empty()) {
+    if (auto existing = m_store.find_run(options.name))
+      throw InputError(fmt::format("a run named '{}' already exists in {} (id {}); continue it with `keval run --resume {}` "
+                                   "or choose another --name", options.name, m_store.path(), existing->id, options.name));
+    run.name = options.name;
+  } else {
+    std::string base = default_name(options.backend);
+    run.name = base;
+    for (int i = 2; m_store.find_run(run.name); ++i) run.name = fmt::format("{}-{}", base, i);
+  }
+  config["name"] = run.name;
+  run.config = config;
+  m_store.create_run(run);
+  return execute(run, options, false);
+}
+
+RunSummary Runner::resume(const std::string& id_or_name, bool show_progress) {
+  auto found = m_store.find_run(id_or_name);
+  if (!found) throw InputError(fmt::format("no run '{}' in {} (`keval runs` lists them)", id_or_name, m_store.path()));
+  RunRecord run = *found;
+  const nlohmann::json& config = run.config;
+  RunOptions options;
+  for (const auto& t : config.at("tasks")) options.tasks.push_back(t.at("name"));
+  if (!config.at("limit").is_null()) options.limit = config.at("limit").get<size_t>();
+  if (!config.at("num_fewshot").is_null()) options.num_fewshot = config.at("num_fewshot").get<int>();
+  options.mc_mode = config.value("mc_mode", "auto");
+  const auto& b = config.at("backend");
+  options.backend.kind = b.at("kind");
+  options.backend.model = b.value("model", "");
+  options.backend.seed = b.value("seed", 1234ULL);
+  options.backend.responses_file = b.value("responses_file", "");
+  options.backend.command = b.value("command", "");
+  if (b.contains("base_urls")) options.backend.base_urls = b.at("base_urls").get<std::vector<std::string>>();
+  options.backend.concurrency = config.value("execution", nlohmann::json::object()).value("concurrency", 16);
+  options.show_progress = show_progress;
+  for (const auto& t : config.at("tasks")) {
+    const TaskConfig* task = m_registry.find_task(t.at("name"));
+    if (!task) throw InputError(fmt::format("run {} used task '{}', which no longer exists", run.id, t.at("name").get<std::string>()));
+    if (m_registry.task_hash(*task) != t.at("hash"))
+      throw InputError(fmt::format("task '{}' (its file or data) changed since run {} started; start a new run instead",
+                                   task->name, run.id));
+  }
+  if (b.contains("responses_sha256") && sha256_file_hex(options.backend.responses_file) != b.at("responses_sha256"))
+    throw InputError(fmt::format("{} changed since run {} started; start a new run instead", options.backend.responses_file, run.id));
+  m_store.set_run_status(run.id, "running");
+  return execute(run, options, true);
+}
+
+RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resuming) {
+  auto backend = make_backend(options.backend);
+  std::vector<RunTask> tasks;
+  for (const auto& t : run.config.at("tasks")) {
+    RunTask task;
+    task.config = m_registry.find_task(t.at("name"));
+    task.mode = t.at("mode");
+    task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit);
+    tasks.push_back(std::move(task));
+  }
+
+  std::unordered_map<std::string, Response> answers;
+  std::unordered_map<std::string, Response> failures;
+  if (resuming) answers = m_store.load_ok_responses(run.id);
+
+  size_t total = 0;
+  for (const auto& task : tasks)
+    for (const auto& s : task.samples)
+      for (int turn = 0; turn < turns_of(task, s); ++turn)
+        if (!answers.count(request_key(s.task, s.id, turn))) ++total;
+  Progress progress(total, options.show_progress);
+
+  size_t uncommitted = 0;
+  m_store.begin();
+  try {
+    for (const auto& task : tasks) {
+      int max_turns = 0;
+      for (const auto& s : task.samples) max_turns = std::max(max_turns, turns_of(task, s));
+      for (int turn = 0; turn < max_turns; ++turn) {
+        std::vector<Request> pending;
+        for (const auto& s : task.samples) {
+          if (turn >= turns_of(task, s)) continue;
+          if (answers.count(request_key(s.task, s.id, turn))) continue;
+          // A later turn needs the model's own answer to the earlier one.
+          if (turn > 0 && !answers.count(request_key(s.task, s.id, turn - 1))) continue;
+          pending.push_back(build_request(task, s, turn, answers));
+        }
+        for (size_t from = 0; from < pending.size(); from += options.batch_size) {
+          size_t to = std::min(pending.size(), from + options.batch_size);
+          std::span<const Request> batch(pending.data() + from, to - from);
+          backend->answer(batch, [&](size_t i, Response response) {
+            const Request& r = batch[i];
+            m_store.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
+            if (response.ok()) answers[r.key] = std::move(response);
+            else failures[r.key] = std::move(response);
+            progress.advance(1, task.config->name);
+            if (++uncommitted >= options.commit_every) {
+              m_store.commit();
+              m_store.begin();
+              uncommitted = 0;
+            }
+          });
+        }
+      }
+    }
+    m_store.commit();
+  } catch (...) {
+    m_store.rollback();
+    progress.finish();
+    m_store.set_run_status(run.id, "failed");
+    throw;
+  }
+  progress.finish();
+
+  // Score every sample from its stored responses, in one transaction.
+  RunSummary summary;
+  m_store.begin();
+  try {
+    for (const auto& task : tasks) {
+      auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
+      for (const auto& s : task.samples) {
+        StoredScore score = score_sample(task, *scorer, s, answers, failures);
+        if (score.status == "failed") ++summary.n_failed;
+        m_store.put_score(run.id, score);
+      }
+    }
+    summary.results = compute_results(m_store, run);
+    m_store.put_task_results(run.id, summary.results);
+    m_store.commit();
+  } catch (...) {
+    m_store.rollback();
+    throw;
+  }
+  // Failed samples leave the run incomplete: `--resume` retries them.
+  m_store.set_run_status(run.id, summary.n_failed ? "incomplete" : "complete");
+  summary.run = *m_store.find_run(run.id);
+  return summary;
+}
+
+} // namespace keval

@@ -1,0 +1,50 @@
+#pragma once
+// The evaluation driver: builds every request of a run, sends what is not stored yet through a
+// Backend, stores each response as it arrives (batched transactions), then scores and
+// aggregates. A run killed at any point resumes from what the database holds.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "registry.h"
+#include "store.h"
+
+namespace keval {
+
+struct RunOptions {
+  std::vector<std::string> tasks;      // task and group names, as given
+  BackendOptions backend;
+  std::optional<size_t> limit;         // first N samples of each task
+  std::optional<int> num_fewshot;      // overrides each task's default
+  std::string mc_mode = "auto";        // loglik | generate | auto (loglik when the backend can)
+  std::string name;                    // empty: generated
+  bool show_progress = false;
+  size_t commit_every = 256;           // responses per transaction
+  size_t batch_size = 512;             // requests per Backend::answer call
+};
+
+struct RunSummary {
+  RunRecord run;
+  std::vector<TaskResult> results;
+  long long n_failed = 0;              // samples without a usable response
+};
+
+class Runner {
+public:
+  Runner(TaskRegistry& registry, Store& store) : m_registry(registry), m_store(store) {}
+  RunSummary start(const RunOptions& options);
+  // Continues a stored run: no sample whose response is stored is sent again; failed ones are retried.
+  RunSummary resume(const std::string& run, bool show_progress);
+
+private:
+  RunSummary execute(RunRecord run, const RunOptions& options, bool resuming);
+
+  TaskRegistry& m_registry;
+  Store& m_store;
+};
+
+// Task and group results of a run, computed from its stored scores and its configuration.
+std::vector<TaskResult> compute_results(Store& store, const RunRecord& run);
+
+} // namespace keval

@@ -1,0 +1,252 @@
+#include "samples.h"
+
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "template.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace keval {
+namespace {
+
+std::string field_text(const nlohmann::json& v) { return json_to_text(v); }
+
+struct CompiledTask {
+  Template prompt;
+  Template generation_prompt;
+  Template fewshot_target;
+  Template option;
+  std::vector<Template> choices;
+};
+
+CompiledTask compile(const TaskConfig& t) {
+  auto where = [&](const char* key) { return fmt::format("{} ({})", t.source_file, key); };
+  CompiledTask c;
+  c.prompt = Template::parse(t.prompt, where("prompt"));
+  c.generation_prompt = Template::parse(t.generation_prompt.empty() ? t.prompt : t.generation_prompt,
+                                        where(t.generation_prompt.empty() ? "prompt" : "generation_prompt"));
+  c.fewshot_target = Template::parse(t.fewshot_target, where("fewshot_target"));
+  c.option = Template::parse(t.option_format, where("option_format"));
+  for (const auto& choice : t.choices) c.choices.push_back(Template::parse(choice, where("choices")));
+  return c;
+}
+
+// One row prepared for rendering: derived fields added, choices and gold read.
+struct PreparedRow {
+  nlohmann::json fields;
+  std::vector<std::string> choices;
+  std::vector<std::string> labels;
+  int gold = -1;
+  std::vector<std::string> references;
+  std::optional<double> gold_number;
+  std::string options;  // rendered {{options}}
+};
+
+class RowContext {
+public:
+  RowContext(const PreparedRow& row, const std::string* gold_label, const std::string* gold_choice)
+      : m_row(row) {
+    m_options = row.options;
+    m_labels = text::join(row.labels, ", ");
+    if (gold_label) m_gold_label = *gold_label;
+    if (gold_choice) m_gold_choice = *gold_choice;
+    m_has_gold = gold_label != nullptr;
+  }
+  const nlohmann::json* operator()(std::string_view name) const {
+    if (name == "options") return &m_options;
+    if (name == "labels") return &m_labels;
+    if (m_has_gold && name == "gold_label") return &m_gold_label;
+    if (m_has_gold && name == "gold_choice") return &m_gold_choice;
+    return json_path(m_row.fields, name);
+  }
+
+private:
+  const PreparedRow& m_row;
+  nlohmann::json m_options, m_labels, m_gold_label, m_gold_choice;
+  bool m_has_gold = false;
+};
+
+int parse_int(const nlohmann::json& v, const std::string& where) {
+  if (v.is_number_integer()) return v.get<int>();
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (d == static_cast<int>(d)) return static_cast<int>(d);
+  }
+  if (v.is_string()) {
+    std::string s = text::trim(v.get<std::string>());
+    try {
+      size_t used = 0;
+      double d = std::stod(s, &used);
+      if (used == s.size() && d == static_cast<int>(d)) return static_cast<int>(d);
+    } catch (...) {
+    }
+  }
+  throw InputError(fmt::format("{}: expected an integer answer, found {}", where, v.dump()));
+}
+
+PreparedRow prepare(const TaskConfig& t, const CompiledTask& c, const nlohmann::json& raw, const std::string& origin) {
+  PreparedRow row;
+  row.fields = raw;
+  for (const auto& d : t.derived) {
+    const nlohmann::json* from = json_path(row.fields, d.from);
+    if (!from)
+      throw InputError(fmt::format("{}: field '{}' (needed by derived field '{}' in {}) is missing", origin, d.from, d.name, t.source_file));
+    std::string key = field_text(*from);
+    auto it = d.map.find(key);
+    if (it == d.map.end())
+      throw InputError(fmt::format("{}: value '{}' of field '{}' is not in the map of derived field '{}' ({})", origin, key,
+                                   d.from, d.name, t.source_file));
+    row.fields[d.name] = it->second;
+  }
+
+  if (t.output_type == OutputType::multiple_choice) {
+    RowContext ctx(row, nullptr, nullptr);
+    if (!t.choices_field.empty()) {
+      const nlohmann::json* list = json_path(row.fields, t.choices_field);
+      if (!list || !list->is_array())
+        throw InputError(fmt::format("{}: choices field '{}' is missing or not a list ({})", origin, t.choices_field, t.source_file));
+      for (const auto& item : *list) row.choices.push_back(field_text(item));
+    } else {
+      for (const auto& tmpl : c.choices) row.choices.push_back(tmpl.render(ctx));
+    }
+    if (row.choices.size() < 2) throw InputError(fmt::format("{}: fewer than two choices", origin));
+    if (t.choice_labels.size() < row.choices.size())
+      throw InputError(fmt::format("{}: {} choices but only {} choice_labels in {}", origin, row.choices.size(),
+                                   t.choice_labels.size(), t.source_file));
+    row.labels.assign(t.choice_labels.begin(), t.choice_labels.begin() + static_cast<long>(row.choices.size()));
+    for (size_t i = 0; i < row.choices.size(); ++i) {
+      nlohmann::json label = row.labels[i], choice = row.choices[i];
+      if (i) row.options += t.option_separator;
+      c.option.render_to(row.options, [&](std::string_view name) -> const nlohmann::json* {
+        if (name == "label") return &label;
+        if (name == "choice") return &choice;
+        return json_path(row.fields, name);
+      });
+    }
+  }
+
+  if (t.output_type == OutputType::dialogue) return row;
+  const nlohmann::json* target = json_path(row.fields, t.target.field);
+  if (!target) throw InputError(fmt::format("{}: target field '{}' is missing ({})", origin, t.target.field, t.source_file));
+  const std::string& kind = t.target.kind;
+  if (kind == "index") {
+    row.gold = parse_int(*target, fmt::format("{} (field '{}')", origin, t.target.field)) - t.target.base;
+  } else if (kind == "label_map") {
+    std::string key = text::trim(field_text(*target));
+    auto it = t.target.label_map.find(key);
+    if (it == t.target.label_map.end())
+      throw InputError(fmt::format("{}: answer '{}' is not in the target map of {}", origin, key, t.source_file));
+    row.gold = it->second;
+  } else if (kind == "choice_text") {
+    std::string answer = text::nfc(text::trim(field_text(*target)));
+    for (size_t i = 0; i < row.choices.size() && row.gold < 0; ++i)
+      if (text::nfc(text::trim(row.choices[i])) == answer) row.gold = static_cast<int>(i);
+    if (row.gold < 0) throw InputError(fmt::format("{}: answer '{}' is none of the choices", origin, answer));
+  } else if (kind == "text") {
+    row.references.push_back(field_text(*target));
+  } else if (kind == "texts") {
+    if (!target->is_array() || target->empty())
+      throw InputError(fmt::format("{}: target field '{}' must be a non-empty list", origin, t.target.field));
+    for (const auto& item : *target) row.references.push_back(field_text(item));
+  } else if (kind == "number") {
+    try {
+      row.gold_number = target->is_number() ? target->get<double>() : std::stod(field_text(*target));
+    } catch (...) {
+      throw InputError(fmt::format("{}: target field '{}' is not a number: {}", origin, t.target.field, target->dump()));
+    }
+  }
+  if (t.output_type == OutputType::multiple_choice && (row.gold < 0 || row.gold >= static_cast<int>(row.choices.size())))
+    throw InputError(fmt::format("{}: gold answer index {} is out of range for {} choices", origin, row.gold, row.choices.size()));
+  return row;
+}
+
+// The text a few-shot example contributes: its context, the delimiter, its answer.
+std::string fewshot_block(const TaskConfig& t, const CompiledTask& c, const DatasetRows& rows, int k, bool generation) {
+  std::string out;
+  if (k > static_cast<int>(rows.rows.size()))
+    throw InputError(fmt::format("{}: {} few-shot examples asked, the few-shot source has {}", t.source_file, k, rows.rows.size()));
+  for (int i = 0; i < k; ++i) {
+    PreparedRow ex = prepare(t, c, rows.rows[static_cast<size_t>(i)], rows.origins[static_cast<size_t>(i)]);
+    std::string gold_label = ex.gold >= 0 ? ex.labels[static_cast<size_t>(ex.gold)] : "";
+    std::string gold_choice = ex.gold >= 0 ? ex.choices[static_cast<size_t>(ex.gold)]
+                                           : (ex.references.empty() ? "" : ex.references.front());
+    RowContext ctx(ex, &gold_label, &gold_choice);
+    std::string answer;
+    if (generation && t.output_type == OutputType::multiple_choice) answer = gold_label;
+    else if (!c.fewshot_target.empty()) answer = c.fewshot_target.render(ctx);
+    else answer = gold_choice;
+    (generation ? c.generation_prompt : c.prompt).render_to(out, ctx);
+    out += t.target_delimiter;
+    out += answer;
+    out += t.fewshot_separator;
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<Sample> build_samples(const TaskConfig& t, const DatasetRows& rows, const DatasetRows* fewshot_rows,
+                                  int num_fewshot, std::optional<size_t> limit) {
+  CompiledTask c = compile(t);
+  std::string prefix, generation_prefix;
+  if (num_fewshot > 0) {
+    if (!fewshot_rows) throw InputError(fmt::format("{}: --num-fewshot {} given but the task has no 'fewshot' source", t.source_file, num_fewshot));
+    prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, false);
+    generation_prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, true);
+  }
+  size_t n = rows.rows.size();
+  if (limit && *limit < n) n = *limit;
+  std::vector<Sample> samples;
+  samples.reserve(n);
+  std::unordered_set<std::string> ids;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& origin = rows.origins[i];
+    PreparedRow row = prepare(t, c, rows.rows[i], origin);
+    Sample s;
+    s.task = t.name;
+    s.index = i;
+    if (t.id_field.empty()) {
+      s.id = std::to_string(i);
+    } else {
+      const nlohmann::json* id = json_path(row.fields, t.id_field);
+      if (!id || field_text(*id).empty())
+        throw InputError(fmt::format("{}: id field '{}' is missing or empty ({})", origin, t.id_field, t.source_file));
+      s.id = field_text(*id);
+    }
+    if (!ids.insert(s.id).second)
+      throw InputError(fmt::format("{}: sample id '{}' appears twice in task {}", origin, s.id, t.name));
+
+    RowContext ctx(row, nullptr, nullptr);
+    if (t.output_type == OutputType::dialogue) {
+      const nlohmann::json* turns = json_path(row.fields, t.turns_field_path.front());
+      if (!turns || !turns->is_array() || turns->empty())
+        throw InputError(fmt::format("{}: turns field '{}' is missing or not a list", origin, t.turns_field_path.front()));
+      for (const auto& turn : *turns) {
+        if (t.max_turns > 0 && static_cast<int>(s.turns.size()) >= t.max_turns) break;
+        s.turns.push_back(field_text(turn));
+      }
+    } else {
+      s.prompt = prefix;
+      c.prompt.render_to(s.prompt, ctx);
+      s.generation_prompt = generation_prefix;
+      c.generation_prompt.render_to(s.generation_prompt, ctx);
+      if (!t.system_prompt.empty()) s.messages.push_back({"system", t.system_prompt});
+      s.messages.push_back({"user", s.generation_prompt});
+    }
+    s.choice_texts = std::move(row.choices);
+    // What log-likelihood scores: the choices' text, or their labels (KMMLU, CLIcK score " A"…" D").
+    for (const auto& choice : t.continuations == "labels" ? row.labels : s.choice_texts)
+      s.choices.push_back(t.target_delimiter + choice);
+    s.choice_labels = std::move(row.labels);
+    s.gold = row.gold;
+    s.references = std::move(row.references);
+    s.gold_number = row.gold_number;
+    s.fields = std::move(row.fields);
+    samples.push_back(std::move(s));
+  }
+  return samples;
+}
+
+} // namespace keval

@@ -1,0 +1,666 @@
+#include "store.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <limits>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+
+namespace keval {
+namespace {
+
+constexpr int k_application_id = 0x6B45564C; // "kEVL": marks the file as keval's
+constexpr long long k_schema_version = 1;
+constexpr int k_busy_timeout_ms = 5000;
+
+// Tables with large text rows (requests, responses, cached replies) keep their rowid: WITHOUT
+// ROWID only pays for small rows. task_results keeps it too, so rows read back in the order
+// they were written (the caller's display order).
+constexpr const char* k_schema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE runs(
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  model TEXT,
+  backend TEXT NOT NULL,
+  config_json TEXT NOT NULL,
+  config_hash TEXT NOT NULL,
+  keval_version TEXT NOT NULL,
+  task_versions_json TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT,
+  finished_at TEXT);
+CREATE TABLE responses(
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  task TEXT NOT NULL,
+  sample_id TEXT NOT NULL,
+  turn INTEGER NOT NULL,
+  request_json TEXT NOT NULL,
+  status TEXT NOT NULL,
+  text TEXT,
+  logprobs_json TEXT,
+  failure_kind TEXT,
+  failure_message TEXT,
+  http_status INTEGER,
+  from_cache INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY(run_id, task, sample_id, turn));
+CREATE TABLE scores(
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  task TEXT NOT NULL,
+  sample_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  extracted TEXT,
+  score_json TEXT,
+  PRIMARY KEY(run_id, task, sample_id));
+CREATE TABLE task_results(
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  task TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  value REAL,
+  stderr REAL,
+  ci_low REAL,
+  ci_high REAL,
+  n INTEGER NOT NULL,
+  n_failed INTEGER NOT NULL,
+  n_unparsed INTEGER NOT NULL,
+  is_group INTEGER NOT NULL,
+  aggregation TEXT,
+  PRIMARY KEY(run_id, task, metric));
+CREATE TABLE cache(key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
+)sql";
+
+[[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, std::string_view sql) {
+  throw std::runtime_error(fmt::format("{}: SQLite error: {} (in: {})", path, sqlite3_errmsg(db), sql));
+}
+
+// Storage must never fail over a stray byte in a model's output, so invalid UTF-8 is replaced.
+std::string dump_json(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json parse_json(std::string_view text, const std::string& path, const char* what) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: corrupt JSON in {}: {}", path, what, e.what()));
+  }
+}
+
+// JSON has no infinities, and a log-likelihood may well be -inf: those travel as strings.
+nlohmann::json logprobs_to_json(const std::vector<double>& logprobs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (double v : logprobs) {
+    if (std::isfinite(v)) out.push_back(v);
+    else if (std::isnan(v)) out.push_back("nan");
+    else out.push_back(v < 0 ? "-inf" : "inf");
+  }
+  return out;
+}
+
+std::vector<double> logprobs_from_json(const nlohmann::json& j, const std::string& path) {
+  std::vector<double> out;
+  if (!j.is_array()) throw std::runtime_error(path + ": corrupt logprobs (not an array)");
+  for (const auto& v : j) {
+    if (v.is_number()) out.push_back(v.get<double>());
+    else if (v == "-inf") out.push_back(-std::numeric_limits<double>::infinity());
+    else if (v == "inf") out.push_back(std::numeric_limits<double>::infinity());
+    else if (v == "nan") out.push_back(std::numeric_limits<double>::quiet_NaN());
+    else throw std::runtime_error(path + ": corrupt logprobs value " + v.dump());
+  }
+  return out;
+}
+
+// Every kind, so that the stored string is whatever to_string() says and the two can't drift.
+constexpr FailureKind k_failure_kinds[] = {
+    FailureKind::none,        FailureKind::missing,   FailureKind::transport, FailureKind::timeout,
+    FailureKind::http_status, FailureKind::malformed, FailureKind::backend,   FailureKind::aborted,
+};
+
+FailureKind parse_failure_kind(std::string_view s) {
+  for (FailureKind k : k_failure_kinds) {
+    if (s == to_string(k)) return k;
+  }
+  // A kind written by a newer keval: still a failure, and the message is kept.
+  return FailureKind::backend;
+}
+
+// Statuses that end a run. "incomplete" (finished with failed samples, see ARCHITECTURE.md)
+// ended too, so it gets a finish time like the others.
+bool is_terminal_status(std::string_view status) {
+  return status == "complete" || status == "incomplete" || status == "failed" || status == "aborted";
+}
+
+// One use of a cached statement: binds in order, steps, reads, and resets on scope exit so a
+// half-read statement never keeps a read transaction open.
+class Query {
+public:
+  Query(sqlite3_stmt* stmt, const std::string& path) : m_stmt(stmt), m_path(path) {}
+  ~Query() {
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+  }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& text(std::string_view v) {
+    return check(sqlite3_bind_text(m_stmt, ++m_index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  Query& text_or_null(std::string_view v) { return v.empty() ? null() : text(v); }
+  Query& integer(long long v) { return check(sqlite3_bind_int64(m_stmt, ++m_index, v)); }
+  Query& integer_or_null(long long v) { return v == 0 ? null() : integer(v); }
+  Query& real_or_null(const std::optional<double>& v) {
+    return v ? check(sqlite3_bind_double(m_stmt, ++m_index, *v)) : null();
+  }
+  Query& null() { return check(sqlite3_bind_null(m_stmt, ++m_index)); }
+
+  int step_code() { return sqlite3_step(m_stmt); }
+  // True while there is a row to read.
+  bool step() {
+    const int rc = step_code();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail();
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+
+  bool is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+  std::string text_at(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : std::string();
+  }
+  long long integer_at(int col) const { return sqlite3_column_int64(m_stmt, col); }
+  std::optional<double> real_at(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return sqlite3_column_double(m_stmt, col);
+  }
+
+  [[noreturn]] void fail() const { throw_sqlite(sqlite3_db_handle(m_stmt), m_path, sqlite3_sql(m_stmt)); }
+
+private:
+  Query& check(int rc) {
+    if (rc != SQLITE_OK) fail();
+    return *this;
+  }
+
+  sqlite3_stmt* m_stmt;
+  const std::string& m_path;
+  int m_index = 0;
+};
+
+// What an existing file holds, read without writing anything.
+struct Inspection {
+  long long application_id = 0;
+  long long schema_objects = 0; // tables, indexes, views, triggers
+  std::optional<long long> schema_version;
+};
+
+Inspection inspect(sqlite3* db, const std::string& path) {
+  const auto query = [&](const char* sql, auto&& on_row) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, &sqlite3_finalize);
+    // A file that is not SQLite opens fine; the first read is what says so.
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+      rc = sqlite3_step(stmt.get());
+      if (rc == SQLITE_ROW) on_row(stmt.get());
+    }
+    if (rc == SQLITE_DONE) return;
+    if (rc == SQLITE_NOTADB) throw InputError(path + " is not a keval database (not SQLite)");
+    throw_sqlite(db, path, sql);
+  };
+  Inspection found;
+  query("PRAGMA application_id", [&](sqlite3_stmt* s) { found.application_id = sqlite3_column_int64(s, 0); });
+  bool has_meta = false;
+  query("SELECT name FROM sqlite_master", [&](sqlite3_stmt* s) {
+    ++found.schema_objects;
+    const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    if (name && std::string_view(name) == "meta") has_meta = true;
+  });
+  // Someone else's `meta` may have any shape: only read ours.
+  if (found.application_id == k_application_id && has_meta) {
+    query("SELECT value FROM meta WHERE key = 'schema_version'", [&](sqlite3_stmt* s) {
+      found.schema_version = sqlite3_column_int64(s, 0);
+    });
+  }
+  return found;
+}
+
+// Throws unless `found` is a keval database this build can use, or an empty one.
+// Returns true when it is empty (to be initialised).
+bool check_inspection(const Inspection& found, const std::string& path) {
+  if (found.application_id == k_application_id) {
+    if (!found.schema_version) {
+      throw InputError(path + " is a damaged keval database (no schema version)");
+    }
+    if (*found.schema_version > k_schema_version) {
+      throw InputError(fmt::format("{} has keval schema version {}, newer than this keval reads ({}); "
+                                   "use a newer keval",
+                                   path, *found.schema_version, k_schema_version));
+    }
+    return false;
+  }
+  if (found.schema_objects > 0) throw InputError(path + " is not a keval database (it has other tables)");
+  if (found.application_id != 0) {
+    throw InputError(fmt::format("{} is not a keval database (application_id {:#x})", path, found.application_id));
+  }
+  return true;
+}
+
+sqlite3* open_connection(const std::string& path, int flags) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    throw InputError(fmt::format("cannot open {}: {}", path, message));
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, k_busy_timeout_ms);
+  return db;
+}
+
+// A macro so that statements stay single literals (the statement cache is keyed by address).
+#define KEVAL_RUN_COLUMNS                                                                          \
+  "id, name, model, backend, config_json, config_hash, keval_version, task_versions_json, status, " \
+  "created_at, updated_at, finished_at"
+
+RunRecord read_run(const Query& q, const std::string& path) {
+  RunRecord r;
+  r.id = q.text_at(0);
+  r.name = q.text_at(1);
+  r.model = q.text_at(2);
+  r.backend = q.text_at(3);
+  r.config = parse_json(q.text_at(4), path, "runs.config_json");
+  r.config_hash = q.text_at(5);
+  r.keval_version = q.text_at(6);
+  r.task_versions = parse_json(q.text_at(7), path, "runs.task_versions_json");
+  r.status = q.text_at(8);
+  r.created_at = q.text_at(9);
+  r.updated_at = q.text_at(10);
+  r.finished_at = q.text_at(11);
+  return r;
+}
+
+// Columns: status, text, logprobs_json, failure_kind, failure_message, http_status, from_cache.
+Response read_response(const Query& q, int first, const std::string& path) {
+  Response r;
+  if (q.text_at(first) != "ok") {
+    r.failure = q.is_null(first + 3) ? FailureKind::backend : parse_failure_kind(q.text_at(first + 3));
+    if (r.failure == FailureKind::none) r.failure = FailureKind::backend; // "failed" must not read as ok
+  }
+  r.text = q.text_at(first + 1);
+  if (!q.is_null(first + 2)) {
+    r.logprobs = logprobs_from_json(parse_json(q.text_at(first + 2), path, "responses.logprobs_json"), path);
+  }
+  r.message = q.text_at(first + 4);
+  r.http_status = static_cast<int>(q.integer_at(first + 5));
+  r.from_cache = q.integer_at(first + 6) != 0;
+  return r;
+}
+
+StoredScore read_score(const Query& q, const std::string& path) {
+  StoredScore s;
+  s.task = q.text_at(0);
+  s.sample_id = q.text_at(1);
+  s.status = q.text_at(2);
+  s.extracted = q.text_at(3);
+  if (!q.is_null(4)) s.score = parse_json(q.text_at(4), path, "scores.score_json");
+  return s;
+}
+
+} // namespace
+
+std::string utc_now_iso8601() {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  const std::time_t seconds = system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+Store::Store(const std::string& path, bool create) : m_path(path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec) || ec; // an unreadable path is reported by the open below
+  if (!exists && !create) throw InputError("no keval database at " + path);
+  bool fresh = !exists;
+  if (exists) {
+    // Look before touching: a read-only connection cannot alter someone else's file.
+    std::unique_ptr<sqlite3, int (*)(sqlite3*)> ro(open_connection(path, SQLITE_OPEN_READONLY), &sqlite3_close);
+    fresh = check_inspection(inspect(ro.get(), path), path);
+    if (fresh && !create) throw InputError("no keval database at " + path);
+  } else {
+    const fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec); // a failure shows up in the open
+  }
+
+  m_db = open_connection(path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
+  try {
+    exec("PRAGMA foreign_keys=ON");
+    exec("PRAGMA synchronous=NORMAL");
+    migrate(fresh);
+  } catch (...) {
+    for (auto& [sql, stmt] : m_statements) sqlite3_finalize(stmt);
+    m_statements.clear();
+    sqlite3_close(m_db);
+    m_db = nullptr;
+    throw;
+  }
+}
+
+Store::~Store() {
+  for (auto& [sql, stmt] : m_statements) sqlite3_finalize(stmt);
+  // close_v2 never fails with SQLITE_BUSY; an open transaction is rolled back.
+  sqlite3_close_v2(m_db);
+}
+
+void Store::exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(m_db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    sqlite3_free(error);
+    throw_sqlite(m_db, m_path, sql);
+  }
+}
+
+sqlite3_stmt* Store::prepare(const char* sql) {
+  // Keyed by the literal's address: every call site passes its own string constant.
+  if (auto it = m_statements.find(sql); it != m_statements.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    throw_sqlite(m_db, m_path, sql);
+  }
+  m_statements.emplace(sql, stmt);
+  return stmt;
+}
+
+void Store::migrate(bool fresh) {
+  if (fresh) {
+    // Look again under the write lock: another process may have initialised the file since.
+    exec("BEGIN IMMEDIATE");
+    try {
+      if (check_inspection(inspect(m_db, m_path), m_path)) {
+        exec(fmt::format("PRAGMA application_id = {}", k_application_id).c_str());
+        exec(k_schema);
+        exec(fmt::format("INSERT INTO meta(key, value) VALUES ('schema_version', '{}')", k_schema_version).c_str());
+      }
+      exec("COMMIT");
+    } catch (...) {
+      if (!sqlite3_get_autocommit(m_db)) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  } else {
+    check_inspection(inspect(m_db, m_path), m_path);
+  }
+  // Only now that the file is known to be keval's: WAL is a persistent change to the file.
+  exec("PRAGMA journal_mode=WAL");
+}
+
+void Store::create_run(const RunRecord& run) {
+  Query q(prepare("INSERT INTO runs(id, name, model, backend, config_json, config_hash, keval_version, "
+                  "task_versions_json, status, created_at, updated_at, finished_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+          m_path);
+  q.text(run.id)
+      .text(run.name)
+      .text_or_null(run.model)
+      .text(run.backend)
+      .text(dump_json(run.config))
+      .text(run.config_hash)
+      .text(run.keval_version)
+      .text(dump_json(run.task_versions))
+      .text(run.status.empty() ? "running" : run.status)
+      .text(run.created_at.empty() ? utc_now_iso8601() : run.created_at)
+      .text_or_null(run.updated_at)
+      .text_or_null(run.finished_at);
+  const int rc = q.step_code();
+  if (rc == SQLITE_DONE) return;
+  if (sqlite3_extended_errcode(m_db) == SQLITE_CONSTRAINT_UNIQUE) {
+    const std::string_view message = sqlite3_errmsg(m_db);
+    if (message.find("runs.name") != std::string_view::npos) {
+      throw InputError(fmt::format("a run named {} already exists in {}", run.name, m_path));
+    }
+  }
+  if (sqlite3_extended_errcode(m_db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    throw InputError(fmt::format("a run with id {} already exists in {}", run.id, m_path));
+  }
+  q.fail();
+}
+
+std::optional<RunRecord> Store::find_run(const std::string& id_or_name) {
+  {
+    Query q(prepare("SELECT " KEVAL_RUN_COLUMNS " FROM runs WHERE id = ?"),
+            m_path);
+    q.text(id_or_name);
+    if (q.step()) return read_run(q, m_path);
+  }
+  Query q(prepare("SELECT " KEVAL_RUN_COLUMNS " FROM runs WHERE name = ?"),
+          m_path);
+  q.text(id_or_name);
+  if (q.step()) return read_run(q, m_path);
+  return std::nullopt;
+}
+
+std::vector<RunRecord> Store::list_runs() {
+  Query q(prepare("SELECT " KEVAL_RUN_COLUMNS " FROM runs ORDER BY created_at DESC, rowid DESC"),
+          m_path);
+  std::vector<RunRecord> runs;
+  while (q.step()) runs.push_back(read_run(q, m_path));
+  return runs;
+}
+
+std::optional<RunRecord> Store::latest_run() {
+  Query q(prepare("SELECT " KEVAL_RUN_COLUMNS " FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1"),
+          m_path);
+  if (q.step()) return read_run(q, m_path);
+  return std::nullopt;
+}
+
+void Store::set_run_status(const std::string& run_id, const std::string& status) {
+  const std::string now = utc_now_iso8601();
+  Query q(prepare("UPDATE runs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?"), m_path);
+  // A resumed run is running again, so its earlier finish time no longer holds.
+  q.text(status).text(now).text_or_null(is_terminal_status(status) ? now : "").text(run_id);
+  q.run();
+  if (sqlite3_changes(m_db) == 0) throw std::runtime_error(fmt::format("no run {} in {}", run_id, m_path));
+}
+
+void Store::begin() {
+  // IMMEDIATE takes the write lock now, so a busy database waits here (busy_timeout) rather
+  // than failing later when a read transaction tries to upgrade.
+  exec("BEGIN IMMEDIATE");
+}
+
+void Store::commit() { exec("COMMIT"); }
+
+void Store::rollback() {
+  // Safe to call from error paths where the transaction may already be gone.
+  if (!sqlite3_get_autocommit(m_db)) exec("ROLLBACK");
+}
+
+void Store::put_response(const std::string& run_id, const std::string& task, const std::string& sample_id,
+                         int turn, const nlohmann::json& request, const Response& response) {
+  Query q(prepare("INSERT OR REPLACE INTO responses(run_id, task, sample_id, turn, request_json, status, text, "
+                  "logprobs_json, failure_kind, failure_message, http_status, from_cache, created_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+          m_path);
+  q.text(run_id).text(task).text(sample_id).integer(turn).text(dump_json(request));
+  q.text(response.ok() ? "ok" : "failed");
+  // An empty generation is an answer; an empty text beside log-probabilities or a failure is absent.
+  if (response.ok() && response.logprobs.empty()) q.text(response.text);
+  else q.text_or_null(response.text);
+  if (response.logprobs.empty()) q.null();
+  else q.text(dump_json(logprobs_to_json(response.logprobs)));
+  if (response.ok()) q.null();
+  else q.text(to_string(response.failure));
+  q.text_or_null(response.message).integer_or_null(response.http_status).integer(response.from_cache ? 1 : 0);
+  q.text(utc_now_iso8601());
+  q.run();
+}
+
+void Store::put_score(const std::string& run_id, const StoredScore& score) {
+  Query q(prepare("INSERT OR REPLACE INTO scores(run_id, task, sample_id, status, extracted, score_json) "
+                  "VALUES (?, ?, ?, ?, ?, ?)"),
+          m_path);
+  q.text(run_id).text(score.task).text(score.sample_id).text(score.status).text_or_null(score.extracted);
+  if (score.score.is_null()) q.null();
+  else q.text(dump_json(score.score));
+  q.run();
+}
+
+void Store::put_task_results(const std::string& run_id, const std::vector<TaskResult>& results) {
+  // A savepoint keeps the replacement whole even when the caller did not open a transaction.
+  exec("SAVEPOINT put_task_results");
+  try {
+    {
+      Query del(prepare("DELETE FROM task_results WHERE run_id = ?"), m_path);
+      del.text(run_id).run();
+    }
+    for (const TaskResult& r : results) {
+      Query q(prepare("INSERT INTO task_results(run_id, task, metric, value, stderr, ci_low, ci_high, n, "
+                      "n_failed, n_unparsed, is_group, aggregation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+              m_path);
+      q.text(run_id).text(r.task).text(r.metric);
+      q.real_or_null(r.value).real_or_null(r.stderr_value).real_or_null(r.ci_low).real_or_null(r.ci_high);
+      q.integer(r.n).integer(r.n_failed).integer(r.n_unparsed).integer(r.is_group ? 1 : 0);
+      q.text_or_null(r.aggregation);
+      q.run();
+    }
+    exec("RELEASE put_task_results");
+  } catch (...) {
+    sqlite3_exec(m_db, "ROLLBACK TO put_task_results; RELEASE put_task_results", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::unordered_map<std::string, Response> Store::load_ok_responses(const std::string& run_id) {
+  Query q(prepare("SELECT task, sample_id, turn, status, text, logprobs_json, failure_kind, failure_message, "
+                  "http_status, from_cache FROM responses WHERE run_id = ? AND status = 'ok'"),
+          m_path);
+  q.text(run_id);
+  std::unordered_map<std::string, Response> out;
+  while (q.step()) {
+    out.emplace(fmt::format("{}/{}/{}", q.text_at(0), q.text_at(1), q.integer_at(2)), read_response(q, 3, m_path));
+  }
+  return out;
+}
+
+std::vector<StoredResponse> Store::load_responses(const std::string& run_id, const std::string& task) {
+  Query q(prepare("SELECT task, sample_id, turn, status, text, logprobs_json, failure_kind, failure_message, "
+                  "http_status, from_cache FROM responses WHERE run_id = ? AND task = ? "
+                  "ORDER BY sample_id, turn"),
+          m_path);
+  q.text(run_id).text(task);
+  std::vector<StoredResponse> out;
+  while (q.step()) {
+    StoredResponse r;
+    r.task = q.text_at(0);
+    r.sample_id = q.text_at(1);
+    r.turn = static_cast<int>(q.integer_at(2));
+    r.response = read_response(q, 3, m_path);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<StoredScore> Store::load_scores(const std::string& run_id, const std::string& task) {
+  Query q(prepare("SELECT task, sample_id, status, extracted, score_json FROM scores "
+                  "WHERE run_id = ? AND task = ? ORDER BY sample_id"),
+          m_path);
+  q.text(run_id).text(task);
+  std::vector<StoredScore> out;
+  while (q.step()) out.push_back(read_score(q, m_path));
+  return out;
+}
+
+std::vector<StoredScore> Store::load_all_scores(const std::string& run_id) {
+  Query q(prepare("SELECT task, sample_id, status, extracted, score_json FROM scores "
+                  "WHERE run_id = ? ORDER BY task, sample_id"),
+          m_path);
+  q.text(run_id);
+  std::vector<StoredScore> out;
+  while (q.step()) out.push_back(read_score(q, m_path));
+  return out;
+}
+
+std::vector<TaskResult> Store::load_task_results(const std::string& run_id) {
+  Query q(prepare("SELECT task, metric, value, stderr, ci_low, ci_high, n, n_failed, n_unparsed, is_group, "
+                  "aggregation FROM task_results WHERE run_id = ? ORDER BY rowid"),
+          m_path);
+  q.text(run_id);
+  std::vector<TaskResult> out;
+  while (q.step()) {
+    TaskResult r;
+    r.task = q.text_at(0);
+    r.metric = q.text_at(1);
+    r.value = q.real_at(2);
+    r.stderr_value = q.real_at(3);
+    r.ci_low = q.real_at(4);
+    r.ci_high = q.real_at(5);
+    r.n = q.integer_at(6);
+    r.n_failed = q.integer_at(7);
+    r.n_unparsed = q.integer_at(8);
+    r.is_group = q.integer_at(9) != 0;
+    r.aggregation = q.text_at(10);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<nlohmann::json> Store::load_request(const std::string& run_id, const std::string& task,
+                                                  const std::string& sample_id, int turn) {
+  Query q(prepare("SELECT request_json FROM responses WHERE run_id = ? AND task = ? AND sample_id = ? AND turn = ?"),
+          m_path);
+  q.text(run_id).text(task).text(sample_id).integer(turn);
+  if (!q.step()) return std::nullopt;
+  return parse_json(q.text_at(0), m_path, "responses.request_json");
+}
+
+std::optional<Response> Store::cache_get(const std::string& key) {
+  Query q(prepare("SELECT response_json FROM cache WHERE key = ?"), m_path);
+  q.text(key);
+  if (!q.step()) return std::nullopt;
+  const nlohmann::json j = parse_json(q.text_at(0), m_path, "cache.response_json");
+  Response r;
+  try {
+    if (j.contains("failure")) r.failure = parse_failure_kind(j.at("failure").get<std::string>());
+    r.message = j.value("message", "");
+    r.http_status = j.value("http_status", 0);
+    r.text = j.value("text", "");
+    if (j.contains("logprobs")) r.logprobs = logprobs_from_json(j.at("logprobs"), m_path);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: corrupt cache entry {}: {}", m_path, key, e.what()));
+  }
+  r.from_cache = true; // what the caller gets came from the cache, whatever was stored
+  return r;
+}
+
+void Store::cache_put(const std::string& key, const Response& response) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!response.ok()) j["failure"] = to_string(response.failure);
+  if (!response.message.empty()) j["message"] = response.message;
+  if (response.http_status != 0) j["http_status"] = response.http_status;
+  if (!response.text.empty() || response.logprobs.empty()) j["text"] = response.text;
+  if (!response.logprobs.empty()) j["logprobs"] = logprobs_to_json(response.logprobs);
+  Query q(prepare("INSERT OR REPLACE INTO cache(key, response_json, created_at) VALUES (?, ?, ?)"), m_path);
+  q.text(key).text(dump_json(j)).text(utc_now_iso8601());
+  q.run();
+}
+
+#undef KEVAL_RUN_COLUMNS
+
+} // namespace keval

@@ -1,0 +1,123 @@
+#pragma once
+// The one SQLite file (WAL) that holds everything keval knows: runs and their configuration,
+// every request and raw response, every sample's score, task results, and the response cache.
+// Storage knows nothing of scorers: scores are stored as JSON the scorers define.
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "request.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace keval {
+
+struct RunRecord {
+  std::string id;             // content-derived, 12 hex digits
+  std::string name;           // unique in a database
+  std::string model;
+  std::string backend;
+  nlohmann::json config;      // the full configuration (never holds secrets)
+  std::string config_hash;    // sha256 of the canonical configuration
+  std::string keval_version;
+  nlohmann::json task_versions = nlohmann::json::object(); // task -> {"version": N, "hash": "…"}
+  std::string status;         // running | complete | failed | aborted
+  std::string created_at;     // ISO 8601 UTC
+  std::string updated_at;
+  std::string finished_at;
+};
+
+// One stored response (one turn of one sample).
+struct StoredResponse {
+  std::string task;
+  std::string sample_id;
+  int turn = 0;
+  Response response;
+};
+
+// One sample's score, as the scorer serialised it.
+struct StoredScore {
+  std::string task;
+  std::string sample_id;
+  std::string status;         // scored | unparsed | failed
+  std::string extracted;      // the answer extracted from the response, for display
+  nlohmann::json score;       // the scorer's per-sample record
+};
+
+// One (task or group, metric) result of a run.
+struct TaskResult {
+  std::string task;
+  std::string metric;
+  std::optional<double> value;   // empty when undefined (e.g. no scored sample)
+  std::optional<double> stderr_value;
+  std::optional<double> ci_low;
+  std::optional<double> ci_high;
+  long long n = 0;               // samples scored
+  long long n_failed = 0;
+  long long n_unparsed = 0;
+  bool is_group = false;
+  std::string aggregation;       // for groups: macro | micro
+};
+
+class Store {
+public:
+  // Opens (creating when `create` is true and the file does not exist) a keval database.
+  // Throws InputError naming the path when the file is not a SQLite database, or is one that
+  // keval did not create, or has a newer schema.
+  Store(const std::string& path, bool create);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const { return m_path; }
+
+  // Runs.
+  void create_run(const RunRecord& run);
+  // By id, then by name; nullopt when neither matches.
+  std::optional<RunRecord> find_run(const std::string& id_or_name);
+  std::vector<RunRecord> list_runs();          // newest first
+  std::optional<RunRecord> latest_run();
+  void set_run_status(const std::string& run_id, const std::string& status);
+
+  // Batched writes: everything between begin() and commit() is one transaction.
+  void begin();
+  void commit();
+  void rollback();
+
+  // Insert-or-replace one turn's request and response.
+  void put_response(const std::string& run_id, const std::string& task, const std::string& sample_id,
+                    int turn, const nlohmann::json& request, const Response& response);
+  void put_score(const std::string& run_id, const StoredScore& score);
+  void put_task_results(const std::string& run_id, const std::vector<TaskResult>& results); // replaces the run's results
+
+  // Reads.
+  // The run's successful responses, keyed by "<task>/<sample_id>/<turn>".
+  std::unordered_map<std::string, Response> load_ok_responses(const std::string& run_id);
+  std::vector<StoredResponse> load_responses(const std::string& run_id, const std::string& task);
+  std::vector<StoredScore> load_scores(const std::string& run_id, const std::string& task);
+  std::vector<StoredScore> load_all_scores(const std::string& run_id);
+  std::vector<TaskResult> load_task_results(const std::string& run_id);
+  std::optional<nlohmann::json> load_request(const std::string& run_id, const std::string& task,
+                                             const std::string& sample_id, int turn);
+
+  // Response cache (content-addressed: the key is a hash of backend kind, model and payload).
+  std::optional<Response> cache_get(const std::string& key);
+  void cache_put(const std::string& key, const Response& response);
+
+private:
+  void exec(const char* sql);
+  sqlite3_stmt* prepare(const char* sql);
+  void migrate(bool fresh);
+
+  std::string m_path;
+  sqlite3* m_db = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> m_statements;
+};
+
+std::string utc_now_iso8601();
+
+} // namespace keval

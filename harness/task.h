@@ -1,0 +1,117 @@
+#pragma once
+// What a task is once loaded: its configuration (from tasks/*.yaml) and its samples
+// (rows of its dataset rendered through its templates).
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace keval {
+
+enum class OutputType { multiple_choice, generate, dialogue };
+const char* to_string(OutputType t);
+
+struct Message {
+  std::string role;    // "system", "user" or "assistant"
+  std::string content;
+};
+
+struct GenerationSettings {
+  int max_tokens = 256;            // tokens the model may generate
+  std::vector<std::string> stop;   // stop sequences
+  double temperature = 0.0;        // 0 = greedy
+};
+
+// Where a task's rows come from. `files` are relative to datasets/.
+struct DatasetSpec {
+  std::vector<std::string> files;
+  std::string format;                      // tsv, csv, jsonl, json, squad, kice
+  std::string split;                       // informational: the split these files hold
+  std::map<std::string, std::string> filter; // keep rows whose field equals the value
+  std::vector<std::string> list_fields;    // fields holding a Python-style list string to parse
+};
+
+// How the gold answer is read from a row.
+struct TargetSpec {
+  std::string field;                        // the row's field holding the answer
+  std::string kind = "index";               // index | choice_text | label_map | text | number | texts
+  int base = 0;                             // for index: the value that means the first choice
+  std::map<std::string, int> label_map;     // for label_map: value -> choice index
+};
+
+// A field computed from another by a fixed table (e.g. COPA's "원인" -> "왜냐하면").
+struct DerivedField {
+  std::string name;
+  std::string from;
+  std::map<std::string, std::string> map;
+};
+
+struct TaskConfig {
+  std::string name;
+  std::string suite;
+  int version = 1;
+  std::string description;
+  std::string follows;      // which published format the prompt follows
+  std::string licence;
+  std::string source_file;  // the task file this came from (for messages)
+  std::string hash;         // sha256 of the task file's content and its datasets' content
+
+  DatasetSpec dataset;
+  std::optional<DatasetSpec> fewshot;
+  int num_fewshot = 0;             // default; `--num-fewshot` overrides
+  std::string fewshot_separator = "\n\n";
+  std::string id_field;            // empty: the row's index is its id
+
+  OutputType output_type = OutputType::multiple_choice;
+  std::string system_prompt;
+  std::string prompt;              // template of the context (completions / log-likelihood)
+  std::string generation_prompt;   // template used in generation mode; empty: `prompt`
+  std::string fewshot_target;      // template of a few-shot example's answer
+  std::string target_delimiter = " "; // between context and continuation
+  std::string choices_field;       // a list field holding the choices, or:
+  std::vector<std::string> choices; // templates of the choices
+  std::vector<std::string> choice_labels; // what the model answers with in generation mode
+  std::string continuations = "choices"; // log-likelihood scores " <choice>" (choices) or " <label>" (labels)
+  std::string option_format = "{{label}}. {{choice}}"; // one line of {{options}}
+  std::string option_separator = "\n";
+  TargetSpec target;
+  std::vector<std::string> turns_field_path; // dialogue: the list field holding the turns
+  int max_turns = 0;               // dialogue: keep at most this many turns (0: all)
+  std::vector<DerivedField> derived;
+  GenerationSettings generation;
+
+  std::string scorer;
+  std::vector<std::string> metrics;
+  nlohmann::json scorer_options = nlohmann::json::object();
+  std::vector<std::string> groups;  // groups this task belongs to (filled by the registry)
+};
+
+struct GroupConfig {
+  std::string name;
+  std::string description;
+  std::string source_file;
+  std::vector<std::string> members;  // tasks or groups
+  std::string aggregate = "macro";   // macro (mean of members) or micro (weighted by samples)
+};
+
+// One evaluation item as a model sees it.
+struct Sample {
+  std::string task;
+  std::string id;            // stable: the dataset's own id, else the row's index
+  size_t index = 0;          // position in the eval split
+  std::string prompt;        // log-likelihood / completions context (few-shot included)
+  std::string generation_prompt; // text asked in generation mode
+  std::vector<Message> messages; // what a chat endpoint gets in generation mode
+  std::vector<std::string> choices;       // continuations (target delimiter included)
+  std::vector<std::string> choice_texts;  // the choices without the delimiter
+  std::vector<std::string> choice_labels;
+  int gold = -1;                           // index of the right choice
+  std::vector<std::string> references;     // free-text golds
+  std::optional<double> gold_number;       // numeric gold (STS)
+  std::vector<std::string> turns;          // dialogue turns
+  nlohmann::json fields;                   // the row, for scorers that need metadata
+};
+
+} // namespace keval

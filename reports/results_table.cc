@@ -1,0 +1,81 @@
+#include "results_table.h"
+
+#include <fmt/format.h>
+
+#include "util/text.h"
+
+namespace keval {
+namespace {
+
+std::string number(const std::optional<double>& v, int digits = 4) {
+  return v ? fmt::format("{:.{}f}", *v, digits) : "-";
+}
+
+nlohmann::json optional_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+// Pads to a width counted in characters, so Hangul names line up.
+std::string pad(const std::string& s, size_t width) {
+  size_t n = text::char_count(s);
+  return n >= width ? s : s + std::string(width - n, ' ');
+}
+
+} // namespace
+
+std::string format_results_table(const RunRecord& run, const std::vector<TaskResult>& results) {
+  std::string out = fmt::format("run {}  name {}  backend {}{}  status {}\n", run.id, run.name, run.backend,
+                                run.model.empty() ? "" : "  model " + run.model, run.status);
+  size_t width = 4;
+  for (const auto& r : results) width = std::max(width, text::char_count(r.task) + (r.is_group ? 2 : 0));
+  width = std::min<size_t>(width, 48);
+  out += fmt::format("{} {:<24} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}\n", pad("task", width), "metric", "value", "stderr",
+                     "95% CI", "n", "failed", "unparsed");
+  for (const auto& r : results) {
+    std::string name = r.is_group ? "* " + r.task : r.task;
+    std::string ci = r.ci_low && r.ci_high ? fmt::format("[{:.4f}, {:.4f}]", *r.ci_low, *r.ci_high) : "-";
+    std::string metric = r.is_group ? fmt::format("{} ({})", r.metric, r.aggregation) : r.metric;
+    out += fmt::format("{} {:<24} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}\n", pad(name, width), metric, number(r.value),
+                       number(r.stderr_value), ci, r.n, r.n_failed, r.n_unparsed);
+  }
+  bool any_group = false;
+  for (const auto& r : results) any_group = any_group || r.is_group;
+  if (any_group) out += "* group: macro = mean of its members, micro = weighted by samples\n";
+  return out;
+}
+
+nlohmann::json run_json(const RunRecord& run) {
+  return {{"id", run.id},           {"name", run.name},         {"model", run.model},
+          {"backend", run.backend}, {"status", run.status},     {"created_at", run.created_at},
+          {"finished_at", run.finished_at}, {"config_hash", run.config_hash}, {"keval_version", run.keval_version},
+          {"task_versions", run.task_versions}};
+}
+
+nlohmann::json results_json(const RunRecord& run, const std::vector<TaskResult>& results) {
+  nlohmann::json tasks = nlohmann::json::array();
+  for (const auto& r : results) {
+    nlohmann::json j = {{"task", r.task},
+                        {"metric", r.metric},
+                        {"value", optional_json(r.value)},
+                        {"stderr", optional_json(r.stderr_value)},
+                        {"ci_low", optional_json(r.ci_low)},
+                        {"ci_high", optional_json(r.ci_high)},
+                        {"n", r.n},
+                        {"n_failed", r.n_failed},
+                        {"n_unparsed", r.n_unparsed}};
+    if (r.is_group) {
+      j["group"] = true;
+      j["aggregation"] = r.aggregation;
+    }
+    tasks.push_back(std::move(j));
+  }
+  return {{"run", run_json(run)}, {"tasks", std::move(tasks)}};
+}
+
+std::string format_runs_table(const std::vector<RunRecord>& runs) {
+  std::string out = fmt::format("{:<12}  {:<40} {:<24} {:<10} {:<24} {}\n", "id", "name", "model", "backend", "started", "status");
+  for (const auto& r : runs)
+    out += fmt::format("{:<12}  {} {} {:<10} {:<24} {}\n", r.id, pad(r.name, 40), pad(r.model.empty() ? "-" : r.model, 24),
+                       r.backend, r.created_at, r.status);
+  return out;
+}
+
+} // namespace keval

@@ -1,0 +1,28 @@
+// Scorer `dialogue` (multi-turn, e.g. LogicKor). Until the LLM judge is in place it measures one
+// thing: how much of each answer is written in Hangul. Value hangul_share = mean over the turns
+// of normalize::hangul_share (reasoning blocks removed). Never unparsed.
+#include "builtin_scorers.h"
+#include "normalize.h"
+
+namespace keval::detail {
+
+namespace {
+
+class DialogueScorer : public Scorer {
+public:
+  SampleScore score(const Sample& sample, const ModelOutput& output) const override {
+    SampleScore s;
+    s.gold = sample.gold;
+    double sum = 0;
+    for (const auto& t : output.texts) sum += normalize::hangul_share(normalize::strip_think(t));
+    s.values["hangul_share"] = output.texts.empty() ? 0.0 : sum / static_cast<double>(output.texts.size());
+    s.meta["turns"] = output.texts.size();
+    return s;
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Scorer> make_dialogue_scorer(const nlohmann::json&) { return std::make_unique<DialogueScorer>(); }
+
+} // namespace keval::detail

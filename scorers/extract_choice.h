@@ -1,0 +1,37 @@
+#pragma once
+// Reads which choice a generated answer picks. Models answer multiple-choice questions in many
+// ways ("B", "정답은 3번입니다", "(C)", "①", "The answer is D", the text of the option), and they
+// reason aloud, so numbers in the reasoning ("2023년", "3개의") must not count as answers.
+//
+// Tiers, first that decides wins:
+//  1. explicit assertions: "정답은 X", "정답: X", "답: X번", "The answer is X", "X번이 정답",
+//     "X가 맞습니다", "X is correct", "정답은 1번이 아니라 3번" (a negated mention does not count);
+//  2. a label with a copula: "따라서 3번입니다";
+//  3. a response that is only a label ("B", "(C)", "3번", "**B**");
+//  4. a label at the very start followed by punctuation or the end ("B. 재무상태표", "(C) 설명");
+//  5. the text of exactly one choice.
+// Within tiers 1 and 2, several different answers are a conflict: unparsed. A refusal ("답변할 수
+// 없습니다") leaves only tiers 1–3. Circled digits ①–⑤ always mean choices 1–5, whatever the labels.
+// The response goes through normalize::strip_think and normalize::for_compare first.
+// Bump k_extractor_version whenever a result could change.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keval {
+
+inline constexpr const char* k_extractor_version = "1";
+
+struct ChoiceExtraction {
+  int index = -1;        // 0-based choice, -1 when none could be read
+  std::string matched;   // the span the answer was read from (e.g. "3번", "(B)", "부정"), for display
+  bool unparsed() const { return index < 0; }
+};
+
+// `labels` are what the model was asked to answer with (A–E, 1–5, ①–⑤, 가–마, …; may be empty);
+// `choice_texts` the options themselves. The number of choices is labels.size() when labels are
+// given, else choice_texts.size().
+ChoiceExtraction extract_choice(std::string_view response, const std::vector<std::string>& labels,
+                                const std::vector<std::string>& choice_texts);
+
+} // namespace keval

@@ -1,0 +1,52 @@
+#pragma once
+// A Scorer maps (sample, model output) to a SampleScore: named per-sample values plus what was
+// extracted, kept beside the raw output. Task-level metrics aggregate stored SampleScores
+// (metrics.h), so results can be recomputed from the database alone.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "task.h"
+
+namespace keval {
+
+// What the model said for one sample.
+struct ModelOutput {
+  bool loglikelihood = false;       // true: `logprobs` holds one value per choice
+  std::vector<double> logprobs;
+  std::vector<std::string> texts;   // generation: one text per turn (raw, as received)
+};
+
+struct SampleScore {
+  std::map<std::string, double> values;   // per-sample values, e.g. acc, acc_norm, em, f1
+  int predicted = -1;                      // choice index, -1 when none
+  std::optional<double> predicted_number;  // numeric answer (STS)
+  std::string extracted;                   // what was read from the output, for display
+  bool unparsed = false;                   // no answer could be found in the output
+  // Copied from the sample so aggregation needs no dataset:
+  int gold = -1;
+  std::optional<double> gold_number;
+  nlohmann::json meta = nlohmann::json::object(); // scorer-specific (KoBBQ context type, exam points)
+
+  nlohmann::json to_json() const;
+  static SampleScore from_json(const nlohmann::json& j);
+};
+
+class Scorer {
+public:
+  virtual ~Scorer() = default;
+  virtual SampleScore score(const Sample& sample, const ModelOutput& output) const = 0;
+};
+
+// Registry. `options` is the task file's scorer_options. Unknown names or options: InputError
+// with "did you mean …".
+std::unique_ptr<Scorer> make_scorer(const std::string& name, const nlohmann::json& options);
+std::vector<std::string> scorer_names();
+// Metrics each scorer can produce (a task's `metrics` must be a subset).
+std::vector<std::string> scorer_metrics(const std::string& name);
+
+} // namespace keval

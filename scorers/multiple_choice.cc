@@ -69,8 +69,10 @@ SampleScore score_choice(const Sample& sample, const ModelOutput& output) {
     }
     std::vector<double> normalised(output.logprobs.size());
     for (size_t i = 0; i < output.logprobs.size(); ++i) {
-      const std::string& text = i < sample.choice_texts.size() ? sample.choice_texts[i]
-                                : i < sample.choices.size()     ? sample.choices[i]
+      // Normalised by the length of what was scored (the continuation without its leading
+      // delimiter), as lm-evaluation-harness does: for label continuations acc_norm equals acc.
+      const std::string text = i < sample.choices.size()        ? text::trim(sample.choices[i])
+                               : i < sample.choice_texts.size() ? sample.choice_texts[i]
                                                                 : std::string();
       const double chars = static_cast<double>(std::max<size_t>(1, text::char_count(text)));
       normalised[i] = output.logprobs[i] / chars;

@@ -132,6 +132,7 @@ TEST(MultipleChoice, LoglikAccAndLengthNormalisedAcc) {
   auto scorer = make_scorer("multiple_choice", {});
   Sample s = choice_sample();
   s.choice_texts = {"가나다라마바", "가", "가나", "가나다"};
+  s.choices = {" 가나다라마바", " 가", " 가나", " 가나다"};  // continuations: the delimiter is not counted
   s.gold = 0;
   // Raw argmax: choice 1 (-1.0). Per character: -3/6 = -0.5 beats -1/1, -2/2, -4/3: choice 0.
   const auto r = scorer->score(s, loglik({-3.0, -1.0, -2.0, -4.0}));
@@ -142,6 +143,19 @@ TEST(MultipleChoice, LoglikAccAndLengthNormalisedAcc) {
   EXPECT_EQ(r.extracted, "2");
   EXPECT_EQ(r.gold, 0);
   EXPECT_FALSE(r.unparsed);
+}
+
+TEST(MultipleChoice, LabelContinuationsNormaliseByTheLabel) {
+  // KMMLU and CLIcK score " A"…" D": every continuation has one character, so acc_norm = acc
+  // however long the choices' texts are.
+  auto scorer = make_scorer("multiple_choice", {});
+  Sample s = choice_sample();
+  s.choice_texts = {"가나다라마바", "가", "가나", "가나다"};
+  s.choices = {" A", " B", " C", " D"};
+  s.gold = 1;
+  const auto r = scorer->score(s, loglik({-3.0, -1.0, -2.0, -4.0}));
+  EXPECT_EQ(r.values.at("acc"), 1.0);
+  EXPECT_EQ(r.values.at("acc_norm"), 1.0);
 }
 
 TEST(MultipleChoice, LoglikTiesGoToTheFirstChoiceAndBadInputIsUnparsed) {

@@ -199,6 +199,10 @@ private:
   int m_index = 0;
 };
 
+// A file left by a process killed mid-transaction (a hot journal, or a WAL that needs its index
+// rebuilt) cannot be read by a read-only connection: SQLite must first roll it back.
+struct NeedsRecovery {};
+
 // What an existing file holds, read without writing anything.
 struct Inspection {
   long long application_id = 0;
@@ -218,6 +222,7 @@ Inspection inspect(sqlite3* db, const std::string& path) {
     }
     if (rc == SQLITE_DONE) return;
     if (rc == SQLITE_NOTADB) throw InputError(path + " is not a keval database (not SQLite)");
+    if ((rc & 0xff) == SQLITE_READONLY) throw NeedsRecovery();
     throw_sqlite(db, path, sql);
   };
   Inspection found;
@@ -341,8 +346,16 @@ Store::Store(const std::string& path, bool create) : m_path(path) {
   bool fresh = !exists;
   if (exists) {
     // Look before touching: a read-only connection cannot alter someone else's file.
-    std::unique_ptr<sqlite3, int (*)(sqlite3*)> ro(open_connection(path, SQLITE_OPEN_READONLY), &sqlite3_close);
-    fresh = check_inspection(inspect(ro.get(), path), path);
+    Inspection found;
+    try {
+      std::unique_ptr<sqlite3, int (*)(sqlite3*)> ro(open_connection(path, SQLITE_OPEN_READONLY), &sqlite3_close);
+      found = inspect(ro.get(), path);
+    } catch (const NeedsRecovery&) {
+      // Rolling back an interrupted transaction restores the file as it was; it changes no content.
+      std::unique_ptr<sqlite3, int (*)(sqlite3*)> rw(open_connection(path, SQLITE_OPEN_READWRITE), &sqlite3_close);
+      found = inspect(rw.get(), path);
+    }
+    fresh = check_inspection(found, path);
     if (fresh && !create) throw InputError("no keval database at " + path);
   } else {
     const fs::path parent = fs::path(path).parent_path();

@@ -105,8 +105,12 @@ Action add_samples_command(CLI::App& app, const GlobalOptions& global) {
       } else {
         fmt::print("{}\n", s.prompt);
         if (!s.choices.empty()) {
-          for (size_t c = 0; c < s.choices.size(); ++c)
-            fmt::print("  {} {}:{}\n", static_cast<int>(c) == s.gold ? "*" : " ", s.choice_labels[c], s.choices[c]);
+          // "*" marks the gold; the scored continuation is shown when it is not the choice's text.
+          for (size_t c = 0; c < s.choices.size(); ++c) {
+            bool label_scored = s.choices[c] != task.target_delimiter + s.choice_texts[c];
+            fmt::print("  {} {}  {}{}\n", static_cast<int>(c) == s.gold ? "*" : " ", s.choice_labels[c], s.choice_texts[c],
+                       label_scored ? fmt::format("   [log-likelihood of '{}']", s.choices[c]) : "");
+          }
         } else {
           fmt::print("  gold: {}\n", j["gold"].is_string() ? j["gold"].get<std::string>() : j["gold"].dump());
         }

@@ -32,12 +32,18 @@ std::vector<std::string> backend_kinds() {
 // Defined in backends/*.cc; listed here so the registry has one place that names them all.
 std::unique_ptr<Backend> make_random_backend(const BackendOptions& options);
 std::unique_ptr<Backend> make_replay_backend(const BackendOptions& options);
+std::unique_ptr<Backend> make_openai_chat_backend(const BackendOptions& options);
+std::unique_ptr<Backend> make_openai_completions_backend(const BackendOptions& options);
+std::unique_ptr<Backend> make_exec_backend(const BackendOptions& options);
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   static std::once_flag once;
   std::call_once(once, [] {
     register_backend("random", make_random_backend);
     register_backend("replay", make_replay_backend);
+    register_backend("openai-chat", make_openai_chat_backend);
+    register_backend("openai-completions", make_openai_completions_backend);
+    register_backend("exec", make_exec_backend);
   });
   auto it = registry().find(options.kind);
   if (it == registry().end()) {

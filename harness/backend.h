@@ -3,6 +3,7 @@
 // HTTP and exec backends slot in behind the same interface.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,13 @@ struct BackendOptions {
   std::string command;             // exec
   unsigned long long seed = 1234;  // random
   int concurrency = 16;            // requests in flight
+  // HTTP and exec backends.
+  std::vector<std::string> headers;   // "Name: value" added to every HTTP request (never stored)
+  std::optional<int> max_tokens;      // replaces every task's max_tokens when given
+  std::optional<double> temperature;  // replaces every task's temperature when given
+  double timeout = 300;               // seconds per request, whole request
+  int max_retries = 5;                // attempts after the first
+  double rps = 0;                     // requests started per second at most; 0: no limit
 };
 
 class Backend {
@@ -34,6 +42,13 @@ public:
   // errors that make the whole backend unusable.
   virtual void answer(std::span<const Request> batch,
                       const std::function<void(size_t, Response)>& on_response) = 0;
+  // The exact request this backend would send for `r` (e.g. the HTTP body), which keys the
+  // response cache together with kind and model. nullopt: responses are not cached (embedded
+  // backends answer faster than the cache would).
+  virtual std::optional<std::string> cache_payload(const Request& r) const {
+    (void)r;
+    return std::nullopt;
+  }
 };
 
 // Registry: name -> factory. Unknown names get "did you mean …" (InputError).

@@ -1,5 +1,6 @@
 #include "dataset.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -168,6 +169,44 @@ const DatasetCache::FileRows& DatasetCache::load_file(const std::string& relativ
   return m_files.emplace(key, std::move(file)).first->second;
 }
 
+bool DatasetCache::keep_row(const DatasetSpec& spec, const FileRows& file, size_t i, const std::string& path,
+                            const std::string& task_file) const {
+  const auto& row = file.rows[i];
+  for (const auto& [field, value] : spec.filter) {
+    auto f = row.find(field);
+    if (f == row.end()) {
+      std::string where = file.lines[i] ? fmt::format("{}:{}", path, file.lines[i]) : path;
+      throw InputError(fmt::format("{}: filter field '{}' missing in {}", task_file, field, where));
+    }
+    if (json_text(*f) != value) return false;
+  }
+  return true;
+}
+
+size_t DatasetCache::count(const DatasetSpec& spec, const std::string& task_file) {
+  size_t n = 0;
+  for (const auto& relative : spec.files) {
+    const FileRows& file = load_file(relative, spec.format, task_file);
+    std::string path = (std::filesystem::path(m_root) / relative).string();
+    for (size_t i = 0; i < file.rows.size(); ++i) n += keep_row(spec, file, i, path, task_file) ? 1 : 0;
+  }
+  return n;
+}
+
+std::string DatasetCache::sha256(const DatasetSpec& spec, const std::string& task_file) {
+  Sha256 hash;
+  for (const auto& relative : spec.files) hash.update(load_file(relative, spec.format, task_file).sha256);
+  return hash.hex_digest();
+}
+
+void DatasetCache::retain_only(const std::vector<std::string>& keep) {
+  for (auto it = m_files.begin(); it != m_files.end();) {
+    std::string path = it->first.substr(it->first.find('\n') + 1);
+    if (std::find(keep.begin(), keep.end(), path) == keep.end()) it = m_files.erase(it);
+    else ++it;
+  }
+}
+
 DatasetRows DatasetCache::load(const DatasetSpec& spec, const std::string& task_file) {
   DatasetRows out;
   Sha256 hash;
@@ -177,16 +216,7 @@ DatasetRows DatasetCache::load(const DatasetSpec& spec, const std::string& task_
     std::string path = (std::filesystem::path(m_root) / relative).string();
     for (size_t i = 0; i < file.rows.size(); ++i) {
       const auto& row = file.rows[i];
-      bool keep = true;
-      for (const auto& [field, value] : spec.filter) {
-        auto f = row.find(field);
-        if (f == row.end()) {
-          std::string where = file.lines[i] ? fmt::format("{}:{}", path, file.lines[i]) : path;
-          throw InputError(fmt::format("{}: filter field '{}' missing in {}", task_file, field, where));
-        }
-        if (json_text(*f) != value) { keep = false; break; }
-      }
-      if (!keep) continue;
+      if (!keep_row(spec, file, i, path, task_file)) continue;
       std::string origin = file.lines[i] ? fmt::format("{}:{}", path, file.lines[i]) : fmt::format("{} (item {})", path, i);
       nlohmann::json copy = row;
       for (const auto& field : spec.list_fields) {

@@ -24,6 +24,11 @@ public:
   explicit DatasetCache(std::string datasets_dir);
   // The rows `spec` names, filtered. `task_file` is named in errors.
   DatasetRows load(const DatasetSpec& spec, const std::string& task_file);
+  // How many rows `spec` names, and the sha256 of its files, without copying rows.
+  size_t count(const DatasetSpec& spec, const std::string& task_file);
+  std::string sha256(const DatasetSpec& spec, const std::string& task_file);
+  // Drops every cached file not in `keep`: a run holds one task's data at a time.
+  void retain_only(const std::vector<std::string>& keep);
   const std::string& root() const { return m_root; }
 
 private:
@@ -32,6 +37,8 @@ private:
     std::vector<size_t> lines;
     std::string sha256;
   };
+  bool keep_row(const DatasetSpec& spec, const FileRows& file, size_t i, const std::string& path,
+                const std::string& task_file) const;
   const FileRows& load_file(const std::string& relative, const std::string& format, const std::string& task_file);
 
   std::string m_root;

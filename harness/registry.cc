@@ -134,18 +134,34 @@ std::vector<const TaskConfig*> TaskRegistry::resolve(const std::vector<std::stri
   return out;
 }
 
-DatasetRows TaskRegistry::rows(const TaskConfig& task) { return m_datasets.load(task.dataset, task.source_file); }
+void TaskRegistry::focus(const TaskConfig& task) {
+  std::vector<std::string> files = task.dataset.files;
+  if (task.fewshot) files.insert(files.end(), task.fewshot->files.begin(), task.fewshot->files.end());
+  m_datasets.retain_only(files);
+}
+
+DatasetRows TaskRegistry::rows(const TaskConfig& task) {
+  focus(task);
+  return m_datasets.load(task.dataset, task.source_file);
+}
+
+size_t TaskRegistry::count(const TaskConfig& task) {
+  focus(task);
+  return m_datasets.count(task.dataset, task.source_file);
+}
 
 std::string TaskRegistry::task_hash(const TaskConfig& task) {
+  focus(task);
   Sha256 hash;
   hash.update(m_canonical.at(task.name));
-  hash.update(rows(task).sha256);
-  if (task.fewshot) hash.update(m_datasets.load(*task.fewshot, task.source_file).sha256);
+  hash.update(m_datasets.sha256(task.dataset, task.source_file));
+  if (task.fewshot) hash.update(m_datasets.sha256(*task.fewshot, task.source_file));
   return hash.hex_digest();
 }
 
 std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit) {
-  DatasetRows eval_rows = rows(task);
+  focus(task);
+  DatasetRows eval_rows = m_datasets.load(task.dataset, task.source_file);
   std::optional<DatasetRows> fewshot_rows;
   if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
   int k = num_fewshot.value_or(task.num_fewshot);

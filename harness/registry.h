@@ -37,8 +37,9 @@ public:
   // The groups a task belongs to directly.
   std::vector<std::string> groups_of(const std::string& task) const;
 
-  // The task's eval rows, filtered (cached).
+  // The task's eval rows, filtered. The registry caches the files of one task at a time.
   DatasetRows rows(const TaskConfig& task);
+  size_t count(const TaskConfig& task);
   // Builds a task's samples; fills the task's content hash (task file + data).
   std::vector<Sample> samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit);
   // sha256 of the task's merged configuration and its data files.
@@ -51,6 +52,7 @@ private:
   std::map<std::string, size_t> m_task_index;
   std::map<std::string, size_t> m_group_index;
   std::map<std::string, std::string> m_canonical;  // task -> canonical config JSON
+  void focus(const TaskConfig& task);  // keep only this task's files cached
   DatasetCache m_datasets;
 };
 

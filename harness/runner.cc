@@ -1,8 +1,10 @@
 #include "runner.h"
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <unistd.h>
@@ -12,10 +14,12 @@
 #include "extract_choice.h"
 #include "keval_version.h"
 #include "metrics.h"
+#include "normalize.h"
 #include "progress.h"
 #include "scorer.h"
 #include "util/error.h"
 #include "util/sha256.h"
+#include "util/text.h"
 
 namespace keval {
 namespace {
@@ -110,6 +114,27 @@ Request build_request(const RunTask& task, const Sample& s, int turn,
   return r;
 }
 
+// Thrown from a response callback when failures pass --max-failures: stops the backend.
+struct RunAborted {};
+
+// "N" or "N%" of `total` requests -> the number of failures allowed; nullopt: no limit.
+std::optional<long long> failure_limit(const std::string& spec, size_t total) {
+  if (spec.empty()) return std::nullopt;
+  bool percent = spec.back() == '%';
+  std::string number = percent ? spec.substr(0, spec.size() - 1) : spec;
+  double value = 0;
+  size_t used = 0;
+  try {
+    value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != number.size() || value < 0 || (!percent && value != std::floor(value)))
+    throw InputError(fmt::format("--max-failures '{}' is not a count N or a share N%", spec));
+  if (percent) return static_cast<long long>(std::floor(value / 100.0 * static_cast<double>(total)));
+  return static_cast<long long>(value);
+}
+
 int turns_of(const RunTask& task, const Sample& s) {
   return task.mode == "dialogue" ? static_cast<int>(s.turns.size()) : 1;
 }
@@ -117,7 +142,7 @@ int turns_of(const RunTask& task, const Sample& s) {
 // Scores one sample from its responses; failed when any turn has no usable response.
 StoredScore score_sample(const RunTask& task, const Scorer& scorer, const Sample& s,
                          const std::unordered_map<std::string, Response>& answers,
-                         const std::unordered_map<std::string, Response>& failures) {
+                         const std::unordered_map<std::string, Response>& failures, bool keep_think) {
   StoredScore out;
   out.task = s.task;
   out.sample_id = s.id;
@@ -135,7 +160,8 @@ StoredScore score_sample(const RunTask& task, const Scorer& scorer, const Sample
       return out;
     }
     if (output.loglikelihood) output.logprobs = it->second.logprobs;
-    else output.texts.push_back(it->second.text);
+    // A reasoning model's <think> block is not its answer; the stored text keeps it.
+    else output.texts.push_back(keep_think ? it->second.text : normalize::strip_think(it->second.text));
   }
   SampleScore score = scorer.score(s, output);
   out.status = score.unparsed ? "unparsed" : "scored";
@@ -248,6 +274,8 @@ RunSummary Runner::start(const RunOptions& options) {
   config["limit"] = options.limit ? nlohmann::json(*options.limit) : nlohmann::json(nullptr);
   config["num_fewshot"] = options.num_fewshot ? nlohmann::json(*options.num_fewshot) : nlohmann::json(nullptr);
   config["mc_mode"] = options.mc_mode;
+  config["keep_think"] = options.keep_think;
+  failure_limit(options.max_failures, 0);  // checks the spelling before anything is stored
   nlohmann::json backend_config = {{"kind", options.backend.kind}, {"model", options.backend.model}};
   if (options.backend.kind == "random") backend_config["seed"] = options.backend.seed;
   if (!options.backend.responses_file.empty()) {
@@ -256,8 +284,21 @@ RunSummary Runner::start(const RunOptions& options) {
   }
   if (!options.backend.base_urls.empty()) backend_config["base_urls"] = options.backend.base_urls;
   if (!options.backend.command.empty()) backend_config["command"] = options.backend.command;
+  if (options.backend.max_tokens) backend_config["max_tokens"] = *options.backend.max_tokens;
+  if (options.backend.temperature) backend_config["temperature"] = *options.backend.temperature;
+  // Header values are often credentials: only their names are recorded.
+  if (!options.backend.headers.empty()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& h : options.backend.headers) names.push_back(std::string(text::trim(h.substr(0, h.find(':')))));
+    backend_config["header_names"] = names;
+  }
   config["backend"] = backend_config;
-  config["execution"] = {{"concurrency", options.backend.concurrency}};
+  config["execution"] = {{"concurrency", options.backend.concurrency},
+                         {"timeout", options.backend.timeout},
+                         {"max_retries", options.backend.max_retries},
+                         {"rps", options.backend.rps},
+                         {"max_failures", options.max_failures},
+                         {"cache", options.use_cache}};
 
   RunRecord run;
   nlohmann::json task_list = nlohmann::json::array();
@@ -272,11 +313,16 @@ RunSummary Runner::start(const RunOptions& options) {
                                      "--mc-mode generate (or auto)", options.backend.kind, t->name));
       mode = options.mc_mode == "generate" || !can ? "generate" : "loglik";
     }
-    size_t n = m_registry.rows(*t).rows.size();
-    if (options.limit && *options.limit < n) n = *options.limit;
+    // Building the samples here checks every template and row before anything is stored; they
+    // are built again, one task at a time, when the run executes.
+    size_t n = 0, n_requests = 0;
+    for (const auto& s : m_registry.samples(*t, options.num_fewshot, options.limit)) {
+      ++n;
+      n_requests += mode == "dialogue" ? s.turns.size() : 1;
+    }
     std::string hash = m_registry.task_hash(*t);
     task_list.push_back({{"name", t->name}, {"version", t->version}, {"hash", hash}, {"mode", mode},
-                         {"metrics", t->metrics}, {"n_samples", n}});
+                         {"metrics", t->metrics}, {"n_samples", n}, {"n_requests", n_requests}});
     run.task_versions[t->name] = {{"version", t->version}, {"hash", hash}};
     in_run.insert(t->name);
   }
@@ -312,7 +358,8 @@ RunSummary Runner::start(const RunOptions& options) {
   return execute(run, options, false);
 }
 
-RunSummary Runner::resume(const std::string& id_or_name, bool show_progress) {
+RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, const std::vector<std::string>& headers,
+                          bool use_cache) {
   auto found = m_store.find_run(id_or_name);
   if (!found) throw InputError(fmt::format("no run '{}' in {} (`keval runs` lists them)", id_or_name, m_store.path()));
   RunRecord run = *found;
@@ -329,7 +376,20 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress) {
   options.backend.responses_file = b.value("responses_file", "");
   options.backend.command = b.value("command", "");
   if (b.contains("base_urls")) options.backend.base_urls = b.at("base_urls").get<std::vector<std::string>>();
-  options.backend.concurrency = config.value("execution", nlohmann::json::object()).value("concurrency", 16);
+  if (b.contains("max_tokens")) options.backend.max_tokens = b.at("max_tokens").get<int>();
+  if (b.contains("temperature")) options.backend.temperature = b.at("temperature").get<double>();
+  const nlohmann::json execution = config.value("execution", nlohmann::json::object());
+  options.backend.concurrency = execution.value("concurrency", 16);
+  options.backend.timeout = execution.value("timeout", 300.0);
+  options.backend.max_retries = execution.value("max_retries", 5);
+  options.backend.rps = execution.value("rps", 0.0);
+  options.max_failures = execution.value("max_failures", "");
+  options.use_cache = use_cache && execution.value("cache", true);
+  options.keep_think = config.value("keep_think", false);
+  options.backend.headers = headers;
+  if (b.contains("header_names") && headers.empty() && !b.at("header_names").empty())
+    throw InputError(fmt::format("run {} was sent with --header {}; give the headers again with --resume (their values "
+                                 "are not stored)", run.id, b.at("header_names").dump()));
   options.show_progress = show_progress;
   for (const auto& t : config.at("tasks")) {
     const TaskConfig* task = m_registry.find_task(t.at("name"));
@@ -346,60 +406,127 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress) {
 
 RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resuming) {
   auto backend = make_backend(options.backend);
-  std::vector<RunTask> tasks;
-  for (const auto& t : run.config.at("tasks")) {
-    RunTask task;
-    task.config = m_registry.find_task(t.at("name"));
-    task.mode = t.at("mode");
-    task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit);
-    tasks.push_back(std::move(task));
-  }
+  const nlohmann::json& task_list = run.config.at("tasks");
 
-  std::unordered_map<std::string, Response> answers;
-  std::unordered_map<std::string, Response> failures;
-  if (resuming) answers = m_store.load_ok_responses(run.id);
-
-  size_t total = 0;
-  for (const auto& task : tasks)
-    for (const auto& s : task.samples)
-      for (int turn = 0; turn < turns_of(task, s); ++turn)
-        if (!answers.count(request_key(s.task, s.id, turn))) ++total;
+  // Progress and the --max-failures base come from the configuration: samples are built one
+  // task at a time, so a run holds one task's prompts, never the whole run's.
+  size_t run_requests = 0;  // every request of the run, stored or not: the base of N%
+  for (const auto& t : task_list) run_requests += t.value("n_requests", t.value("n_samples", size_t{0}));
+  size_t total = run_requests;
+  if (resuming)
+    for (const auto& t : task_list)
+      for (const auto& r : m_store.load_responses(run.id, t.at("name")))
+        if (r.response.ok()) --total;
   Progress progress(total, options.show_progress);
+  const std::optional<long long> max_failures = failure_limit(options.max_failures, run_requests);
+  long long failed_now = 0;
+  // Batches end with a drain (the last requests finish while no new ones start): large batches
+  // keep that a small share of the time.
+  const size_t batch_size = std::max(options.batch_size, static_cast<size_t>(options.backend.concurrency) * 64);
 
+  // Commit every commit_every responses, and at least twice a second so a killed slow run
+  // loses little that it paid for.
   size_t uncommitted = 0;
+  auto last_commit = std::chrono::steady_clock::now();
+  auto stored = [&]() {
+    ++uncommitted;
+    auto now = std::chrono::steady_clock::now();
+    if (uncommitted >= options.commit_every || now - last_commit > std::chrono::milliseconds(500)) {
+      m_store.commit();
+      m_store.begin();
+      uncommitted = 0;
+      last_commit = now;
+    }
+  };
+  RunSummary summary;
+  std::unordered_map<std::string, Response> failures;
   m_store.begin();
   try {
-    for (const auto& task : tasks) {
+    for (const auto& entry : task_list) {
+      RunTask task;
+      task.config = m_registry.find_task(entry.at("name"));
+      task.mode = entry.at("mode");
+      task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit);
+      std::unordered_map<std::string, Response> answers;
+      if (resuming)
+        for (auto& r : m_store.load_responses(run.id, task.config->name))
+          if (r.response.ok()) answers[request_key(r.task, r.sample_id, r.turn)] = std::move(r.response);
       int max_turns = 0;
       for (const auto& s : task.samples) max_turns = std::max(max_turns, turns_of(task, s));
       for (int turn = 0; turn < max_turns; ++turn) {
-        std::vector<Request> pending;
+        // Samples still to ask; their requests are built one batch at a time, so a run of a
+        // million samples never holds a million prompts twice.
+        std::vector<const Sample*> todo;
         for (const auto& s : task.samples) {
           if (turn >= turns_of(task, s)) continue;
           if (answers.count(request_key(s.task, s.id, turn))) continue;
           // A later turn needs the model's own answer to the earlier one.
           if (turn > 0 && !answers.count(request_key(s.task, s.id, turn - 1))) continue;
-          pending.push_back(build_request(task, s, turn, answers));
+          todo.push_back(&s);
         }
-        for (size_t from = 0; from < pending.size(); from += options.batch_size) {
-          size_t to = std::min(pending.size(), from + options.batch_size);
-          std::span<const Request> batch(pending.data() + from, to - from);
+        for (size_t from = 0; from < todo.size(); from += batch_size) {
+          size_t to = std::min(todo.size(), from + batch_size);
+          std::vector<Request> pending;
+          std::vector<std::string> cache_keys;  // parallel to pending; empty: not cacheable
+          for (size_t k = from; k < to; ++k) {
+            const Sample& s = *todo[k];
+            Request r = build_request(task, s, turn, answers);
+            std::string cache_key;
+            if (options.use_cache) {
+              if (auto payload = backend->cache_payload(r)) {
+                cache_key = sha256_hex(fmt::format("{}\n{}\n{}", options.backend.kind, options.backend.model, *payload));
+                if (auto hit = m_store.cache_get(cache_key); hit && hit->ok()) {
+                  hit->from_cache = true;
+                  m_store.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
+                  answers[r.key] = std::move(*hit);
+                  progress.advance(1, task.config->name);
+                  stored();
+                  continue;
+                }
+              }
+            }
+            pending.push_back(std::move(r));
+            cache_keys.push_back(std::move(cache_key));
+          }
+          std::span<const Request> batch(pending);
           backend->answer(batch, [&](size_t i, Response response) {
             const Request& r = batch[i];
             m_store.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
-            if (response.ok()) answers[r.key] = std::move(response);
-            else failures[r.key] = std::move(response);
+            if (response.ok() && !cache_keys[i].empty()) m_store.cache_put(cache_keys[i], response);
             progress.advance(1, task.config->name);
-            if (++uncommitted >= options.commit_every) {
-              m_store.commit();
-              m_store.begin();
-              uncommitted = 0;
+            if (response.ok()) {
+              answers[r.key] = std::move(response);
+            } else {
+              failures[r.key] = std::move(response);
+              ++failed_now;
             }
+            stored();
+            if (max_failures && failed_now > *max_failures) throw RunAborted{};
           });
         }
       }
+      // Score the task's samples from their responses, in the same transaction stream.
+      auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
+      for (const auto& s : task.samples) {
+        StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
+        if (score.status == "failed") ++summary.n_failed;
+        m_store.put_score(run.id, score);
+        stored();
+      }
     }
     m_store.commit();
+  } catch (const RunAborted&) {
+    // What was answered stays stored: `--resume` continues from it.
+    m_store.commit();
+    progress.finish();
+    m_store.set_run_status(run.id, "aborted");
+    const Response* last = nullptr;
+    for (const auto& [key, f] : failures) last = &f;
+    throw CheckFailed(fmt::format("run {} stopped: {} requests failed, more than --max-failures {} allows{}; "
+                                  "`keval run --resume {} --db {}` continues it",
+                                  run.id, failed_now, options.max_failures,
+                                  last ? fmt::format(" (e.g. {}: {})", to_string(last->failure), last->message) : "",
+                                  run.id, m_store.path()));
   } catch (...) {
     m_store.rollback();
     progress.finish();
@@ -408,18 +535,9 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   }
   progress.finish();
 
-  // Score every sample from its stored responses, in one transaction.
-  RunSummary summary;
+  // Task and group results from the stored scores, in one transaction.
   m_store.begin();
   try {
-    for (const auto& task : tasks) {
-      auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
-      for (const auto& s : task.samples) {
-        StoredScore score = score_sample(task, *scorer, s, answers, failures);
-        if (score.status == "failed") ++summary.n_failed;
-        m_store.put_score(run.id, score);
-      }
-    }
     summary.results = compute_results(m_store, run);
     m_store.put_task_results(run.id, summary.results);
     m_store.commit();

@@ -21,7 +21,10 @@ struct RunOptions {
   std::string name;                    // empty: generated
   bool show_progress = false;
   size_t commit_every = 256;           // responses per transaction
-  size_t batch_size = 512;             // requests per Backend::answer call
+  size_t batch_size = 2048;            // requests per Backend::answer call (at least 64 x concurrency)
+  bool keep_think = false;             // score <think>…</think> too (it is always stored)
+  bool use_cache = true;               // answer identical requests from the database's cache
+  std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit
 };
 
 struct RunSummary {
@@ -35,7 +38,9 @@ public:
   Runner(TaskRegistry& registry, Store& store) : m_registry(registry), m_store(store) {}
   RunSummary start(const RunOptions& options);
   // Continues a stored run: no sample whose response is stored is sent again; failed ones are retried.
-  RunSummary resume(const std::string& run, bool show_progress);
+  // `headers` are given again because their values (often secrets) are never stored.
+  RunSummary resume(const std::string& run, bool show_progress, const std::vector<std::string>& headers = {},
+                    bool use_cache = true);
 
 private:
   RunSummary execute(RunRecord run, const RunOptions& options, bool resuming);

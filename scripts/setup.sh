@@ -13,6 +13,8 @@ packages=(
   libyaml-cpp-dev                  # task files (keeps line numbers and duplicate keys for errors)
   libutf8proc-dev                  # Unicode NFC and case mapping for Korean text
   libgtest-dev                     # tests
+  libcpp-httplib-dev               # the tests' OpenAI-compatible mock server (tests/mock_server)
+  python3                          # the exec backend's toy model in tests (tests/exec_model.py)
 )
 
 missing=()

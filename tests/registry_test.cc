@@ -20,7 +20,7 @@ TaskRegistry& real_registry() {
 size_t count(const std::string& name) {
   auto& r = real_registry();
   size_t n = 0;
-  for (const TaskConfig* t : r.resolve({name})) n += r.rows(*t).rows.size();
+  for (const TaskConfig* t : r.resolve({name})) n += r.count(*t);
   return n;
 }
 

@@ -29,10 +29,21 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string resume;
     bool json = false;
     bool no_progress = false;
+    // HTTP and exec backends.
+    std::vector<std::string> headers;
+    std::string command;
+    std::optional<int> max_tokens;
+    std::optional<double> temperature;
+    double timeout = 300;
+    int max_retries = 5;
+    double rps = 0;
+    std::string max_failures;
+    bool keep_think = false;
+    bool no_cache = false;
   };
   auto o = std::make_shared<Options>();
   app.add_option("--tasks", o->tasks, "Comma-separated task and group names");
-  app.add_option("--backend", o->backend, "random | replay (see `keval run --help`)");
+  app.add_option("--backend", o->backend, "random | replay | openai-chat | openai-completions | exec");
   app.add_option("--model", o->model, "Model name (recorded; sent to HTTP backends)");
   app.add_option("--base-url", o->base_urls, "Server URL (repeatable)");
   app.add_option("--responses", o->responses, "replay: recorded responses (JSON lines)");
@@ -44,6 +55,20 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--name", o->name, "Run name (unique in the database; default: generated)");
   app.add_option("--mc-mode", o->mc_mode, "Multiple choice by loglik, generate, or auto")->capture_default_str();
   app.add_option("--resume", o->resume, "Continue the run with this id or name");
+  app.add_option("--cmd", o->command, "exec: the program to start, \"PROGRAM ARGS\" (JSON lines on stdin/stdout)");
+  app.add_option("--header", o->headers, "HTTP header NAME:VALUE (repeatable; values are never stored)");
+  app.add_option("--max-tokens", o->max_tokens, "Replaces every task's max_tokens (default: each task's own)")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--temperature", o->temperature, "Replaces every task's temperature (default: each task's own)")
+      ->check(CLI::Range(0.0, 10.0));
+  app.add_option("--timeout", o->timeout, "Seconds per HTTP request, whole request")->capture_default_str();
+  app.add_option("--max-retries", o->max_retries, "Retries of a failed request (connection errors, 408, 429, 5xx)")
+      ->capture_default_str()->check(CLI::Range(0, 100));
+  app.add_option("--rps", o->rps, "Requests started per second at most (0: no limit)")->capture_default_str();
+  app.add_option("--max-failures", o->max_failures,
+                 "Stop the run (exit 1, status aborted) past N failed requests, or N% of the run's requests");
+  app.add_flag("--keep-think", o->keep_think, "Score <think>…</think> blocks too (by default they are removed before scoring)");
+  app.add_flag("--no-cache", o->no_cache, "Send every request, even one whose response the database has cached");
   app.add_flag("--json", o->json, "Print the results as JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
   return [o, &global]() {
@@ -52,13 +77,18 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     if (!o->resume.empty()) {
       if (!o->tasks.empty() || !o->backend.empty())
         throw InputError("--resume continues a stored run with its own tasks and backend; drop --tasks and --backend");
+      // What decides results comes from the stored run; only --header (never stored) is given again.
+      if (!o->model.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature || o->keep_think)
+        throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
+                         "--max-tokens, --temperature and --keep-think");
       if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
       Store store(o->db, false);
       TaskRegistry registry(global.paths());
-      summary = Runner(registry, store).resume(o->resume, progress);
+      summary = Runner(registry, store).resume(o->resume, progress, o->headers, !o->no_cache);
     } else {
       if (o->tasks.empty()) throw InputError("--tasks is required (task and group names; `keval tasks` lists them)");
-      if (o->backend.empty()) throw InputError("--backend is required (random, replay)");
+      if (o->backend.empty())
+        throw InputError("--backend is required (random, replay, openai-chat, openai-completions, exec)");
       TaskRegistry registry(global.paths());
       RunOptions options;
       options.tasks = text::split(o->tasks, ',');
@@ -68,6 +98,16 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.backend.responses_file = o->responses;
       options.backend.seed = o->seed;
       options.backend.concurrency = o->concurrency;
+      options.backend.command = o->command;
+      options.backend.headers = o->headers;
+      options.backend.max_tokens = o->max_tokens;
+      options.backend.temperature = o->temperature;
+      options.backend.timeout = o->timeout;
+      options.backend.max_retries = o->max_retries;
+      options.backend.rps = o->rps;
+      options.max_failures = o->max_failures;
+      options.keep_think = o->keep_think;
+      options.use_cache = !o->no_cache;
       options.limit = o->limit;
       options.num_fewshot = o->num_fewshot;
       options.mc_mode = o->mc_mode;

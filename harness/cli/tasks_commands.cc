@@ -42,7 +42,7 @@ Action add_tasks_command(CLI::App& app, const GlobalOptions& global) {
     nlohmann::json tasks = nlohmann::json::array();
     std::map<std::string, size_t> counts;
     for (const auto& t : registry.tasks()) {
-      size_t n = registry.rows(t).rows.size();
+      size_t n = registry.count(t);
       counts[t.name] = n;
       tasks.push_back({{"name", t.name}, {"suite", t.suite}, {"output_type", to_string(t.output_type)},
                        {"metrics", t.metrics}, {"samples", n}, {"split", t.dataset.split}, {"licence", t.licence},

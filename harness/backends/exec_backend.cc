@@ -1,0 +1,256 @@
+// `exec`: a local program keval starts (`--cmd "PROGRAM ARGS"`, run by /bin/sh) and talks to in
+// JSON lines (SPEC "The exec protocol"). keval writes one request a line to its stdin:
+//   {"id": "r1", "type": "generate", "messages": [...], "max_tokens": 256, "stop": ["\n\n"], "temperature": 0}
+//   {"id": "r2", "type": "loglikelihood", "context": "…", "continuations": [" 예", " 아니오"]}
+// and reads one reply a line from its stdout, matched by id, in any order:
+//   {"id": "r1", "text": "…"}   {"id": "r2", "logprobs": [-0.31, -1.72]}   {"id": "r3", "error": "message"}
+// The program's stderr is keval's. A program that exits, or writes a line that is not a reply,
+// fails every request it still owes (kind `backend` or `malformed`, naming the program); the
+// samples stay unstored, so `keval run --resume` retries them with a fresh program.
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "backend.h"
+#include "util/error.h"
+
+extern char** environ;
+
+namespace keval {
+namespace {
+
+nlohmann::json request_line(const Request& r, const BackendOptions& o) {
+  nlohmann::json j;
+  if (r.kind == RequestKind::loglikelihood) {
+    j["type"] = "loglikelihood";
+    j["context"] = r.context;
+    j["continuations"] = r.continuations;
+    return j;
+  }
+  j["type"] = "generate";
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : r.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+  j["messages"] = std::move(messages);
+  j["max_tokens"] = o.max_tokens ? *o.max_tokens : r.generation.max_tokens;
+  j["stop"] = r.generation.stop;
+  j["temperature"] = o.temperature ? *o.temperature : r.generation.temperature;
+  return j;
+}
+
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+class ExecBackend final : public Backend {
+public:
+  explicit ExecBackend(const BackendOptions& o) : m_options(o) {
+    if (o.command.empty()) throw InputError("--backend exec needs --cmd \"PROGRAM ARGS\"");
+    // A program that dies leaves a broken pipe: that must be an error to report, not a signal.
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+  ~ExecBackend() override { stop(); }
+
+  std::string kind() const override { return "exec"; }
+  bool supports_loglikelihood(std::string_view) const override { return true; }
+  std::optional<std::string> cache_payload(const Request& r) const override {
+    return dump({{"cmd", m_options.command}, {"request", request_line(r, m_options)}});
+  }
+
+  void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
+    if (m_pid <= 0) launch();
+    std::unordered_map<std::string, size_t> outstanding;  // id -> batch index
+    size_t next = 0, done = 0;
+    std::string out;          // bytes queued for the program's stdin
+    size_t out_sent = 0;
+    auto last_progress = std::chrono::steady_clock::now();
+    auto fail_rest = [&](FailureKind kind, const std::string& why) {
+      for (auto& [id, index] : outstanding) {
+        ++done;
+        on_response(index, Response::failed(kind, why));
+      }
+      outstanding.clear();
+      for (; next < batch.size(); ++next, ++done) on_response(next, Response::failed(kind, why));
+    };
+    while (done < batch.size()) {
+      if (m_pid <= 0) {
+        fail_rest(FailureKind::backend, m_dead_reason);
+        return;
+      }
+      // Keep up to --concurrency requests with the program.
+      while (next < batch.size() && outstanding.size() < static_cast<size_t>(std::max(1, m_options.concurrency))) {
+        std::string id = fmt::format("r{}", ++m_counter);
+        nlohmann::json line = request_line(batch[next], m_options);
+        line["id"] = id;
+        out += dump(line);
+        out += '\n';
+        outstanding.emplace(id, next++);
+      }
+      pollfd fds[2] = {{m_out, POLLIN, 0}, {m_in, static_cast<short>(out_sent < out.size() ? POLLOUT : 0), 0}};
+      int ready = ::poll(fds, 2, 200);
+      if (ready < 0 && errno != EINTR) throw std::runtime_error(fmt::format("poll: {}", std::strerror(errno)));
+      if (fds[1].revents & (POLLOUT | POLLERR | POLLHUP)) {
+        ssize_t n = ::write(m_in, out.data() + out_sent, out.size() - out_sent);
+        if (n > 0) {
+          out_sent += static_cast<size_t>(n);
+          if (out_sent == out.size()) out.clear(), out_sent = 0;
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+          died(fmt::format("could not write to it ({})", std::strerror(errno)));
+          continue;
+        }
+      }
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        char buf[65536];
+        ssize_t n = ::read(m_out, buf, sizeof buf);
+        if (n == 0) {
+          died("it exited");
+          continue;
+        }
+        if (n > 0) {
+          m_in_buffer.append(buf, static_cast<size_t>(n));
+          last_progress = std::chrono::steady_clock::now();
+          size_t start = 0, end;
+          while ((end = m_in_buffer.find('\n', start)) != std::string::npos) {
+            std::string line = m_in_buffer.substr(start, end - start);
+            start = end + 1;
+            if (line.empty() || line == "\r") continue;
+            if (!handle_line(line, outstanding, on_response, done)) {
+              m_in_buffer.clear();
+              stop();
+              m_dead_reason = fmt::format("exec program '{}' wrote a line that is not a reply: {}", m_options.command,
+                                          line.substr(0, 200));
+              fail_rest(FailureKind::malformed, m_dead_reason);
+              return;
+            }
+          }
+          m_in_buffer.erase(0, start);
+        }
+      }
+      if (!outstanding.empty() && std::chrono::steady_clock::now() - last_progress >
+                                      std::chrono::duration<double>(m_options.timeout)) {
+        stop();
+        m_dead_reason = fmt::format("exec program '{}' answered nothing for {} s (--timeout)", m_options.command, m_options.timeout);
+        fail_rest(FailureKind::timeout, m_dead_reason);
+        return;
+      }
+    }
+  }
+
+private:
+  // A reply for an outstanding id; false when the line is not a reply at all.
+  bool handle_line(const std::string& line, std::unordered_map<std::string, size_t>& outstanding,
+                   const std::function<void(size_t, Response)>& on_response, size_t& done) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      return false;
+    }
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) return false;
+    auto it = outstanding.find(j["id"].get<std::string>());
+    if (it == outstanding.end()) return false;
+    size_t index = it->second;
+    outstanding.erase(it);
+    ++done;
+    auto bad = [&](const std::string& why) {
+      on_response(index, Response::failed(FailureKind::malformed, fmt::format("exec program '{}': {}", m_options.command, why)));
+    };
+    if (j.contains("error")) {
+      on_response(index, Response::failed(FailureKind::backend, fmt::format("exec program '{}': {}", m_options.command,
+                                                                             j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump())));
+      return true;
+    }
+    Response r;
+    if (j.contains("text")) {
+      if (!j["text"].is_string()) return bad("'text' is not a string"), true;
+      r.text = j["text"].get<std::string>();
+    } else if (j.contains("logprobs")) {
+      if (!j["logprobs"].is_array()) return bad("'logprobs' is not a list"), true;
+      for (const auto& v : j["logprobs"]) {
+        if (!v.is_number()) return bad("'logprobs' holds a non-number"), true;
+        r.logprobs.push_back(v.get<double>());
+      }
+    } else {
+      return bad("a reply needs 'text', 'logprobs' or 'error'"), true;
+    }
+    on_response(index, std::move(r));
+    return true;
+  }
+
+  void launch() {
+    int to_child[2], from_child[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0)
+      throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
+    const char* argv[] = {"/bin/sh", "-c", m_options.command.c_str(), nullptr};
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char* const*>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    if (rc != 0) {
+      ::close(to_child[1]);
+      ::close(from_child[0]);
+      throw std::runtime_error(fmt::format("exec program '{}': cannot start: {}", m_options.command, std::strerror(rc)));
+    }
+    m_pid = pid;
+    m_in = to_child[1];
+    m_out = from_child[0];
+    ::fcntl(m_in, F_SETFL, ::fcntl(m_in, F_GETFL) | O_NONBLOCK);
+    m_in_buffer.clear();
+  }
+
+  void died(const std::string& what) {
+    int status = 0;
+    pid_t pid = m_pid;
+    stop(&status);
+    std::string how = WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                      : WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                            : std::string("status unknown");
+    m_dead_reason = fmt::format("exec program '{}' (pid {}) stopped answering: {} ({})", m_options.command, pid, what, how);
+    m_pid = -1;
+  }
+
+  // Closes the pipes and reaps the program, killing it when it does not leave by itself.
+  void stop(int* status_out = nullptr) {
+    if (m_in >= 0) ::close(m_in), m_in = -1;
+    if (m_out >= 0) ::close(m_out), m_out = -1;
+    if (m_pid > 0) {
+      int status = 0;
+      pid_t r = 0;
+      for (int i = 0; i < 50 && (r = ::waitpid(m_pid, &status, WNOHANG)) == 0; ++i) ::usleep(20000);
+      if (r == 0) {
+        ::kill(m_pid, SIGKILL);
+        ::waitpid(m_pid, &status, 0);
+      }
+      if (status_out) *status_out = status;
+    }
+    m_pid = -1;
+  }
+
+  BackendOptions m_options;
+  pid_t m_pid = -1;
+  int m_in = -1, m_out = -1;
+  std::string m_in_buffer;
+  std::string m_dead_reason;
+  unsigned long long m_counter = 0;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> make_exec_backend(const BackendOptions& options) {
+  return std::make_unique<ExecBackend>(options);
+}
+
+} // namespace keval

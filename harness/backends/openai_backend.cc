@@ -1,0 +1,107 @@
+// `openai-chat` and `openai-completions`: OpenAI-compatible servers (vLLM, llama.cpp server,
+// Ollama, TGI, SGLang, hosted APIs). The wire format lives in openai_format (pure functions),
+// the transport in HttpEngine; this file joins them.
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "backend.h"
+#include "backends/openai_format.h"
+#include "http_engine.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace keval {
+namespace {
+
+// The API key comes only from the environment, so it never reaches a command line, the run's
+// configuration or the database.
+std::string api_key_from_environment() {
+  for (const char* name : {"KEVAL_API_KEY", "OPENAI_API_KEY"})
+    if (const char* v = std::getenv(name); v && *v) return v;
+  return "";
+}
+
+// "Name:value" or "Name: value" -> "Name: value".
+std::string normalise_header(const std::string& h) {
+  auto colon = h.find(':');
+  if (colon == std::string::npos || colon == 0)
+    throw InputError(fmt::format("--header '{}' is not NAME:VALUE", h.substr(0, h.find(':'))));
+  std::string name(text::trim(std::string_view(h).substr(0, colon)));
+  std::string value(text::trim(std::string_view(h).substr(colon + 1)));
+  return name + ": " + value;
+}
+
+HttpEngineOptions engine_options(const BackendOptions& o) {
+  if (o.base_urls.empty())
+    throw InputError(fmt::format("--backend {} needs --base-url (e.g. http://127.0.0.1:8000/v1)", o.kind));
+  for (const auto& url : o.base_urls)
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      throw InputError(fmt::format("--base-url '{}' must start with http:// or https://", url));
+  if (o.model.empty()) throw InputError(fmt::format("--backend {} needs --model (the name the server serves)", o.kind));
+  if (o.timeout <= 0) throw InputError("--timeout must be positive (seconds)");
+  if (o.max_retries < 0) throw InputError("--max-retries must be 0 or more");
+  if (o.rps < 0) throw InputError("--rps must be 0 (no limit) or more");
+  HttpEngineOptions e;
+  e.base_urls = o.base_urls;
+  for (const auto& h : o.headers) e.headers.push_back(normalise_header(h));
+  e.concurrency = o.concurrency;
+  e.timeout = o.timeout;
+  e.max_retries = o.max_retries;
+  e.rps = o.rps;
+  return e;
+}
+
+class OpenAiBackend final : public Backend {
+public:
+  OpenAiBackend(const BackendOptions& o, bool chat)
+      : m_chat(chat), m_engine(engine_options(o), api_key_from_environment()) {
+    m_payload.model = o.model;
+    m_payload.max_tokens = o.max_tokens;
+    m_payload.temperature = o.temperature;
+  }
+
+  std::string kind() const override { return m_chat ? "openai-chat" : "openai-completions"; }
+  // Chat endpoints score no given text: log-likelihood needs echo on /completions.
+  bool supports_loglikelihood(std::string_view) const override { return !m_chat; }
+
+  std::optional<std::string> cache_payload(const Request& r) const override { return body(r); }
+
+  void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
+    std::vector<HttpCall> calls;
+    calls.reserve(batch.size());
+    for (const auto& r : batch) calls.push_back({m_chat ? "/chat/completions" : "/completions", body(r)});
+    m_engine.run(
+        calls,
+        [&](size_t i, const std::string& reply) {
+          const Request& r = batch[i];
+          if (r.kind == RequestKind::loglikelihood) return openai::parse_loglikelihood_response(reply, r);
+          return m_chat ? openai::parse_chat_response(reply) : openai::parse_completions_response(reply);
+        },
+        on_response);
+  }
+
+private:
+  std::string body(const Request& r) const {
+    nlohmann::json j = r.kind == RequestKind::loglikelihood ? openai::loglikelihood_payload(r, m_payload)
+                       : m_chat                            ? openai::chat_payload(r, m_payload)
+                                                           : openai::completions_payload(r, m_payload);
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
+  bool m_chat;
+  openai::PayloadOptions m_payload;
+  HttpEngine m_engine;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> make_openai_chat_backend(const BackendOptions& options) {
+  return std::make_unique<OpenAiBackend>(options, true);
+}
+
+std::unique_ptr<Backend> make_openai_completions_backend(const BackendOptions& options) {
+  return std::make_unique<OpenAiBackend>(options, false);
+}
+
+} // namespace keval

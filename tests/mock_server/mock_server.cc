@@ -1,0 +1,340 @@
+// keval-mock-server: a small OpenAI-compatible server for keval's tests and benchmarks.
+//   GET  /v1/models, /stats (counters; /stats?prompts=1 adds each prompt's request count)
+//   POST /v1/chat/completions (also stream: true as SSE), /v1/completions (also echo + logprobs)
+// Answers are deterministic. Generation: when an option line of the prompt ("A. …") holds the
+// marker (--marker, default ★) that option's label is answered, otherwise a label picked by a hash
+// of the prompt. Log-likelihood: the prompt is cut into tokens at spaces (a token is a run of
+// spaces and the word after them; offsets in bytes); a token holding the marker gets log-prob
+// -0.05, any other -1 to -4 by a hash of its text; the first token's log-prob is null.
+// Faults (shares of requests, decided by a hash of (seed, body, attempt number) so a retried
+// request can succeed; attempts past --fault-attempts never fault): --p500, --p429 (with
+// --retry-after SECONDS), --pdrop (connection closed mid-reply), --pmalformed (200 with broken
+// JSON); --latency-ms with --jitter-ms; --always-status CODE answers every POST with that status.
+// --port 0 picks a free port; the port is printed alone on stdout's first line.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <sys/socket.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  double p500 = 0, p429 = 0, pdrop = 0, pmalformed = 0;
+  double retry_after = 1;   // seconds, sent with 429
+  int fault_attempts = 3;   // attempts (per body) that may fault; later ones never do
+  int latency_ms = 0, jitter_ms = 0;
+  int always_status = 0;
+  unsigned long long seed = 1;
+  std::string marker = "★";
+  std::string model = "mock-model";
+  int threads = 160;        // one per keep-alive connection: at least the client's concurrency
+};
+
+uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// A uniform value in [0, 1) from a hash: deterministic fault and answer choices.
+double unit(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return static_cast<double>(h >> 11) / static_cast<double>(1ULL << 53);
+}
+
+struct Stats {
+  std::mutex mutex;
+  long long total = 0;
+  std::map<std::string, long long> per_path;
+  std::unordered_map<uint64_t, int> attempts_by_body;        // body hash -> requests seen
+  std::unordered_map<std::string, int> ok_by_prompt;         // prompt -> successful replies
+  std::set<std::string> repeated_after_success;              // prompts asked again after a good reply
+  std::unordered_map<std::string, int> requests_by_prompt;
+  std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> last_seen;
+  double min_retry_gap_ms = -1;                              // smallest gap between attempts of one body
+  std::string last_authorization;
+  double first_request_s = -1, last_request_s = -1;           // seconds since the server started
+};
+
+// The labels of option lines ("A. …", "1) …") and which of them carries the marker.
+std::string pick_label(const std::string& prompt, const std::string& marker) {
+  std::vector<std::string> labels;
+  std::string marked;
+  size_t pos = 0;
+  while (pos <= prompt.size()) {
+    size_t end = prompt.find('\n', pos);
+    std::string line = prompt.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    size_t sep = line.find_first_of(".)");
+    if (sep != std::string::npos && sep > 0 && sep <= 3 && line.size() > sep + 1 && line[sep + 1] == ' ') {
+      std::string label = line.substr(0, sep);
+      bool plain = true;
+      for (unsigned char c : label) plain = plain && (std::isalnum(c) || c >= 0x80);
+      if (plain) {
+        labels.push_back(label);
+        if (marked.empty() && line.find(marker) != std::string::npos) marked = label;
+      }
+    }
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  if (!marked.empty()) return marked;
+  if (labels.empty()) return "모르겠습니다";
+  return labels[fnv1a(prompt) % labels.size()];
+}
+
+nlohmann::json echo_logprobs(const std::string& text, const std::string& marker) {
+  nlohmann::json tokens = nlohmann::json::array(), values = nlohmann::json::array(), offsets = nlohmann::json::array();
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && text[i] == ' ') ++i;
+    while (i < text.size() && text[i] != ' ') ++i;
+    std::string token = text.substr(start, i - start);
+    tokens.push_back(token);
+    offsets.push_back(start);
+    if (start == 0) values.push_back(nullptr);
+    else if (token.find(marker) != std::string::npos) values.push_back(-0.05);
+    else values.push_back(-1.0 - 3.0 * unit(fnv1a(token)));
+  }
+  return {{"tokens", tokens}, {"token_logprobs", values}, {"text_offset", offsets}, {"top_logprobs", nullptr}};
+}
+
+std::string prompt_key(const nlohmann::json& body) {
+  if (body.contains("messages") && body["messages"].is_array() && !body["messages"].empty())
+    return body["messages"].back().value("content", "");
+  if (body.contains("prompt")) {
+    const auto& p = body["prompt"];
+    if (p.is_string()) return p.get<std::string>();
+    if (p.is_array() && !p.empty() && p[0].is_string()) return p[0].get<std::string>();
+  }
+  return "";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "keval-mock-server: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--port") o.port = std::stoi(next());
+    else if (a == "--host") o.host = next();
+    else if (a == "--p500") o.p500 = std::stod(next());
+    else if (a == "--p429") o.p429 = std::stod(next());
+    else if (a == "--pdrop") o.pdrop = std::stod(next());
+    else if (a == "--pmalformed") o.pmalformed = std::stod(next());
+    else if (a == "--retry-after") o.retry_after = std::stod(next());
+    else if (a == "--fault-attempts") o.fault_attempts = std::stoi(next());
+    else if (a == "--latency-ms") o.latency_ms = std::stoi(next());
+    else if (a == "--jitter-ms") o.jitter_ms = std::stoi(next());
+    else if (a == "--always-status") o.always_status = std::stoi(next());
+    else if (a == "--seed") o.seed = std::stoull(next());
+    else if (a == "--marker") o.marker = next();
+    else if (a == "--model") o.model = next();
+    else if (a == "--threads") o.threads = std::stoi(next());
+    else {
+      std::fprintf(stderr, "keval-mock-server: unknown option %s (see the comment atop mock_server.cc)\n", a.c_str());
+      return 2;
+    }
+  }
+
+  httplib::Server server;
+  const int threads = o.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server.set_keep_alive_max_count(1000000);
+  server.set_keep_alive_timeout(30);
+  server.set_tcp_nodelay(true);
+  Stats stats;
+  const auto started = std::chrono::steady_clock::now();
+
+  server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json j = {{"object", "list"}, {"data", {{{"id", o.model}, {"object", "model"}, {"owned_by", "keval"}}}}};
+    res.set_content(j.dump(), "application/json");
+  });
+
+  // /stats?prompts=1 adds how often each prompt was requested.
+  server.Get("/stats", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(stats.mutex);
+    long long repeated = 0;
+    nlohmann::json repeated_prompts = nlohmann::json::array();
+    for (const auto& [prompt, n] : stats.requests_by_prompt)
+      if (n > 1) {
+        ++repeated;
+        repeated_prompts.push_back(prompt);
+      }
+    nlohmann::json j = {{"total", stats.total},
+                        {"per_path", stats.per_path},
+                        {"distinct_prompts", stats.requests_by_prompt.size()},
+                        {"prompts_requested_more_than_once", repeated},
+                        {"repeated_prompts", repeated_prompts},
+                        {"repeated_after_success", stats.repeated_after_success},
+                        {"min_retry_gap_ms", stats.min_retry_gap_ms},
+                        {"last_authorization", stats.last_authorization},
+                        {"first_request_s", stats.first_request_s},
+                        {"last_request_s", stats.last_request_s}};
+    if (req.has_param("prompts")) j["prompt_counts"] = stats.requests_by_prompt;
+    res.set_content(j.dump(), "application/json");
+  });
+
+  auto handle = [&](const httplib::Request& req, httplib::Response& res, bool chat) {
+    uint64_t body_hash = fnv1a(req.body, fnv1a(std::to_string(o.seed)));
+    int attempt = 0;
+    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    std::string prompt = body.is_discarded() ? std::string() : prompt_key(body);
+    {
+      std::lock_guard lock(stats.mutex);
+      ++stats.total;
+      ++stats.per_path[req.path];
+      double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (stats.first_request_s < 0) stats.first_request_s = t;
+      stats.last_request_s = t;
+      attempt = stats.attempts_by_body[body_hash]++;
+      ++stats.requests_by_prompt[prompt];
+      if (stats.ok_by_prompt.count(prompt)) stats.repeated_after_success.insert(prompt);
+      auto now = std::chrono::steady_clock::now();
+      auto it = stats.last_seen.find(body_hash);
+      if (it != stats.last_seen.end()) {
+        double gap = std::chrono::duration<double, std::milli>(now - it->second).count();
+        if (stats.min_retry_gap_ms < 0 || gap < stats.min_retry_gap_ms) stats.min_retry_gap_ms = gap;
+      }
+      stats.last_seen[body_hash] = now;
+      stats.last_authorization = req.get_header_value("Authorization");
+    }
+    if (o.latency_ms > 0 || o.jitter_ms > 0) {
+      int jitter = o.jitter_ms > 0 ? static_cast<int>(unit(body_hash + static_cast<uint64_t>(attempt) * 7919) * o.jitter_ms) : 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.latency_ms + jitter));
+    }
+    if (o.always_status) {
+      res.status = o.always_status;
+      res.set_content(R"({"error": {"message": "mock: this server answers every request with this status"}})", "application/json");
+      return;
+    }
+    if (body.is_discarded() || !body.is_object()) {
+      res.status = 400;
+      res.set_content(R"({"error": {"message": "body is not a JSON object"}})", "application/json");
+      return;
+    }
+    if (attempt < o.fault_attempts) {
+      double u = unit(body_hash ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(attempt + 1)));
+      if ((u -= o.p500) < 0) {
+        res.status = 500;
+        res.set_content(R"({"error": {"message": "mock: injected server error"}})", "application/json");
+        return;
+      }
+      if ((u -= o.p429) < 0) {
+        res.status = 429;
+        res.set_header("Retry-After", std::to_string(static_cast<int>(o.retry_after)));
+        res.set_content(R"({"error": {"message": "mock: slow down"}})", "application/json");
+        return;
+      }
+      if ((u -= o.pdrop) < 0) {
+        // Promise a body, then close the connection without sending it.
+        res.set_content_provider(1000, "application/json", [](size_t, size_t, httplib::DataSink&) { return false; });
+        return;
+      }
+      if ((u -= o.pmalformed) < 0) {
+        res.set_content(R"({"choices": [{"message": {"content": "truncat)", "application/json");
+        return;
+      }
+    }
+    nlohmann::json reply = {{"id", "mock-" + std::to_string(body_hash % 1000000)}, {"model", o.model}, {"created", 0}};
+    if (chat) {
+      std::string answer("정답은 ");
+      answer += pick_label(prompt, o.marker);
+      answer += "입니다.";
+      if (body.value("stream", false)) {
+        std::string sse;
+        std::string piece;
+        for (size_t i = 0; i < answer.size(); ++i) {
+          piece += answer[i];
+          bool boundary = i + 1 == answer.size() || (static_cast<unsigned char>(answer[i + 1]) & 0xC0) != 0x80;
+          if (!boundary) continue;
+          nlohmann::json chunk = {{"object", "chat.completion.chunk"}, {"choices", {{{"index", 0}, {"delta", {{"content", piece}}}}}}};
+          sse += "data: " + chunk.dump() + "\n\n";
+          piece.clear();
+        }
+        sse += "data: [DONE]\n\n";
+        res.set_content(sse, "text/event-stream");
+      } else {
+        reply["object"] = "chat.completion";
+        reply["choices"] = {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", answer}}}, {"finish_reason", "stop"}}};
+        res.set_content(reply.dump(), "application/json");
+      }
+    } else {
+      reply["object"] = "text_completion";
+      nlohmann::json choices = nlohmann::json::array();
+      const auto& p = body.contains("prompt") ? body["prompt"] : nlohmann::json("");
+      std::vector<std::string> prompts;
+      if (p.is_array())
+        for (const auto& x : p) prompts.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+      else prompts.push_back(p.is_string() ? p.get<std::string>() : p.dump());
+      bool echo = body.value("echo", false);
+      // Choices come back in reverse order: clients must match them by index.
+      for (size_t k = prompts.size(); k-- > 0;) {
+        nlohmann::json c = {{"index", k}, {"finish_reason", "length"}};
+        if (echo) {
+          c["text"] = prompts[k];
+          c["logprobs"] = echo_logprobs(prompts[k], o.marker);
+        } else {
+          std::string text(" ");
+          text += pick_label(prompts[k], o.marker);
+          c["text"] = text;
+          c["logprobs"] = nullptr;
+        }
+        choices.push_back(c);
+      }
+      reply["choices"] = choices;
+      res.set_content(reply.dump(), "application/json");
+    }
+    std::lock_guard lock(stats.mutex);
+    ++stats.ok_by_prompt[prompt];
+  };
+  server.Post("/v1/chat/completions", [&](const httplib::Request& q, httplib::Response& r) { handle(q, r, true); });
+  server.Post("/v1/completions", [&](const httplib::Request& q, httplib::Response& r) { handle(q, r, false); });
+
+  // Debian's cpp-httplib is a compiled library with a listen backlog of 5: a client opening many
+  // connections at once would see SYNs dropped and retried a second later. The socket is kept
+  // here so its backlog can be raised once bound (listen() again only changes the backlog).
+  int listen_fd = -1;
+  server.set_socket_options([&listen_fd](socket_t fd) {
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = fd;
+  });
+  int port = o.port;
+  if (port == 0) port = server.bind_to_any_port(o.host);
+  else if (!server.bind_to_port(o.host, port)) port = -1;
+  if (port <= 0) {
+    std::fprintf(stderr, "keval-mock-server: cannot listen on %s:%d\n", o.host.c_str(), o.port);
+    return 1;
+  }
+  if (listen_fd >= 0) ::listen(listen_fd, 4096);
+  std::printf("%d\n", port);
+  std::fflush(stdout);
+  return server.listen_after_bind() ? 0 : 1;
+}

@@ -208,17 +208,26 @@ void DatasetCache::retain_only(const std::vector<std::string>& keep) {
 }
 
 DatasetRows DatasetCache::load(const DatasetSpec& spec, const std::string& task_file) {
+  return collect(spec, task_file, false);
+}
+
+DatasetRows DatasetCache::take(const DatasetSpec& spec, const std::string& task_file) {
+  DatasetRows out = collect(spec, task_file, true);
+  for (const auto& relative : spec.files) m_files.erase(spec.format + "\n" + relative);
+  return out;
+}
+
+DatasetRows DatasetCache::collect(const DatasetSpec& spec, const std::string& task_file, bool take) {
   DatasetRows out;
   Sha256 hash;
   for (const auto& relative : spec.files) {
-    const FileRows& file = load_file(relative, spec.format, task_file);
+    FileRows& file = const_cast<FileRows&>(load_file(relative, spec.format, task_file));
     hash.update(file.sha256);
     std::string path = (std::filesystem::path(m_root) / relative).string();
     for (size_t i = 0; i < file.rows.size(); ++i) {
-      const auto& row = file.rows[i];
       if (!keep_row(spec, file, i, path, task_file)) continue;
       std::string origin = file.lines[i] ? fmt::format("{}:{}", path, file.lines[i]) : fmt::format("{} (item {})", path, i);
-      nlohmann::json copy = row;
+      nlohmann::json copy = take ? std::move(file.rows[i]) : file.rows[i];
       for (const auto& field : spec.list_fields) {
         auto f = copy.find(field);
         if (f == copy.end()) throw InputError(fmt::format("{}: field '{}' missing", origin, field));

@@ -24,6 +24,8 @@ public:
   explicit DatasetCache(std::string datasets_dir);
   // The rows `spec` names, filtered. `task_file` is named in errors.
   DatasetRows load(const DatasetSpec& spec, const std::string& task_file);
+  // The same, moving the rows out of the cache and forgetting the files: no copy is made.
+  DatasetRows take(const DatasetSpec& spec, const std::string& task_file);
   // How many rows `spec` names, and the sha256 of its files, without copying rows.
   size_t count(const DatasetSpec& spec, const std::string& task_file);
   std::string sha256(const DatasetSpec& spec, const std::string& task_file);
@@ -39,6 +41,7 @@ private:
   };
   bool keep_row(const DatasetSpec& spec, const FileRows& file, size_t i, const std::string& path,
                 const std::string& task_file) const;
+  DatasetRows collect(const DatasetSpec& spec, const std::string& task_file, bool take);
   const FileRows& load_file(const std::string& relative, const std::string& format, const std::string& task_file);
 
   std::string m_root;

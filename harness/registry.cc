@@ -161,12 +161,13 @@ std::string TaskRegistry::task_hash(const TaskConfig& task) {
 
 std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit) {
   focus(task);
-  DatasetRows eval_rows = m_datasets.load(task.dataset, task.source_file);
   std::optional<DatasetRows> fewshot_rows;
   if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
+  // Samples keep what they need of each row: the cached rows are moved into them, not copied.
+  DatasetRows eval_rows = m_datasets.take(task.dataset, task.source_file);
   int k = num_fewshot.value_or(task.num_fewshot);
   if (k < 0) throw InputError("--num-fewshot must be 0 or more");
-  return build_samples(task, eval_rows, fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
+  return build_samples(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
 }
 
 } // namespace keval

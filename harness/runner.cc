@@ -108,9 +108,9 @@ Request build_request(const RunTask& task, const Sample& s, int turn,
       if (t < turn) r.messages.push_back({"assistant", answers.at(request_key(s.task, s.id, t)).text});
     }
   } else {
-    r.messages = s.messages;
+    r.messages = chat_messages(*task.config, s);
   }
-  r.prompt = task.mode == "dialogue" ? flatten(r.messages) : s.generation_prompt;
+  r.prompt = task.mode == "dialogue" ? flatten(r.messages) : s.asked();
   return r;
 }
 

@@ -86,9 +86,9 @@ int parse_int(const nlohmann::json& v, const std::string& where) {
   throw InputError(fmt::format("{}: expected an integer answer, found {}", where, v.dump()));
 }
 
-PreparedRow prepare(const TaskConfig& t, const CompiledTask& c, const nlohmann::json& raw, const std::string& origin) {
+PreparedRow prepare(const TaskConfig& t, const CompiledTask& c, nlohmann::json raw, const std::string& origin) {
   PreparedRow row;
-  row.fields = raw;
+  row.fields = std::move(raw);
   for (const auto& d : t.derived) {
     const nlohmann::json* from = json_path(row.fields, d.from);
     if (!from)
@@ -187,7 +187,7 @@ std::string fewshot_block(const TaskConfig& t, const CompiledTask& c, const Data
 
 } // namespace
 
-std::vector<Sample> build_samples(const TaskConfig& t, const DatasetRows& rows, const DatasetRows* fewshot_rows,
+std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, const DatasetRows* fewshot_rows,
                                   int num_fewshot, std::optional<size_t> limit) {
   CompiledTask c = compile(t);
   std::string prefix, generation_prefix;
@@ -203,7 +203,7 @@ std::vector<Sample> build_samples(const TaskConfig& t, const DatasetRows& rows, 
   std::unordered_set<std::string> ids;
   for (size_t i = 0; i < n; ++i) {
     const std::string& origin = rows.origins[i];
-    PreparedRow row = prepare(t, c, rows.rows[i], origin);
+    PreparedRow row = prepare(t, c, std::move(rows.rows[i]), origin);
     Sample s;
     s.task = t.name;
     s.index = i;
@@ -232,8 +232,7 @@ std::vector<Sample> build_samples(const TaskConfig& t, const DatasetRows& rows, 
       c.prompt.render_to(s.prompt, ctx);
       s.generation_prompt = generation_prefix;
       c.generation_prompt.render_to(s.generation_prompt, ctx);
-      if (!t.system_prompt.empty()) s.messages.push_back({"system", t.system_prompt});
-      s.messages.push_back({"user", s.generation_prompt});
+      if (s.generation_prompt == s.prompt) s.generation_prompt.clear();  // asked() returns prompt
     }
     s.choice_texts = std::move(row.choices);
     // What log-likelihood scores: the choices' text, or their labels (KMMLU, CLIcK score " A"…" D").

@@ -9,7 +9,8 @@
 
 namespace keval {
 
-std::vector<Sample> build_samples(const TaskConfig& task, const DatasetRows& rows, const DatasetRows* fewshot_rows,
+// `rows` is consumed: each row moves into its sample.
+std::vector<Sample> build_samples(const TaskConfig& task, DatasetRows rows, const DatasetRows* fewshot_rows,
                                   int num_fewshot, std::optional<size_t> limit);
 
 } // namespace keval

@@ -4,6 +4,13 @@
 
 namespace keval {
 
+std::vector<Message> chat_messages(const TaskConfig& task, const Sample& sample) {
+  std::vector<Message> messages;
+  if (!task.system_prompt.empty()) messages.push_back({"system", task.system_prompt});
+  messages.push_back({"user", sample.asked()});
+  return messages;
+}
+
 const char* to_string(OutputType t) {
   switch (t) {
   case OutputType::multiple_choice: return "multiple_choice";

@@ -102,8 +102,7 @@ struct Sample {
   std::string id;            // stable: the dataset's own id, else the row's index
   size_t index = 0;          // position in the eval split
   std::string prompt;        // log-likelihood / completions context (few-shot included)
-  std::string generation_prompt; // text asked in generation mode
-  std::vector<Message> messages; // what a chat endpoint gets in generation mode
+  std::string generation_prompt; // text asked in generation mode; empty: the same as `prompt`
   std::vector<std::string> choices;       // continuations (target delimiter included)
   std::vector<std::string> choice_texts;  // the choices without the delimiter
   std::vector<std::string> choice_labels;
@@ -112,6 +111,13 @@ struct Sample {
   std::optional<double> gold_number;       // numeric gold (STS)
   std::vector<std::string> turns;          // dialogue turns
   nlohmann::json fields;                   // the row, for scorers that need metadata
+
+  // The text asked in generation mode (kept once when it equals `prompt`).
+  const std::string& asked() const { return generation_prompt.empty() ? prompt : generation_prompt; }
 };
+
+// What a chat endpoint gets for a sample in generation mode: the task's system prompt, if any,
+// and the sample's text as one user message. Built on demand so samples hold their text once.
+std::vector<Message> chat_messages(const TaskConfig& task, const Sample& sample);
 
 } // namespace keval

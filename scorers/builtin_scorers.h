@@ -19,6 +19,11 @@ std::unique_ptr<Scorer> make_kobbq_scorer(const nlohmann::json& options);
 std::unique_ptr<Scorer> make_korquad_scorer(const nlohmann::json& options);
 std::unique_ptr<Scorer> make_similarity_scorer(const nlohmann::json& options);
 std::unique_ptr<Scorer> make_dialogue_scorer(const nlohmann::json& options);
+std::unique_ptr<Scorer> make_numeric_scorer(const nlohmann::json& options);
+
+// Sets meta.invalid_utf8 = true when any output text is not well-formed UTF-8 (it was scored with
+// U+FFFD in place of the bad bytes). Absent otherwise, so clean scores stay small.
+void flag_invalid_utf8(const ModelOutput& output, SampleScore& score);
 
 // Typed option readers: InputError naming the scorer and the option when the type is wrong.
 double number_option(const std::string& scorer, const nlohmann::json& options, const std::string& key,

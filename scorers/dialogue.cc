@@ -17,6 +17,7 @@ public:
     for (const auto& t : output.texts) sum += normalize::hangul_share(normalize::strip_think(t));
     s.values["hangul_share"] = output.texts.empty() ? 0.0 : sum / static_cast<double>(output.texts.size());
     s.meta["turns"] = output.texts.size();
+    flag_invalid_utf8(output, s);
     return s;
   }
 };

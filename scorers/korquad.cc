@@ -1,6 +1,8 @@
 // Scorer `korquad`: exact match and character F1 as the official KorQuAD 1.0 script
 // (evaluate-v1.0.py) computes them, with NFC first so decomposed Hangul matches. Per-sample
 // values em and f1 are in 0..1 (the script reports ×100; keval reports fractions everywhere).
+// rouge_l and chrf (text_metrics.h) are computed over characters beside them, for free-text tasks
+// whose references are sentences rather than spans.
 // The prediction is the first output text without reasoning blocks, trimmed; an empty one is
 // unparsed (and scores 0). The score is the maximum over the sample's references.
 #include <algorithm>
@@ -10,6 +12,7 @@
 
 #include "builtin_scorers.h"
 #include "normalize.h"
+#include "text_metrics.h"
 #include "util/text.h"
 
 namespace keval::detail {
@@ -89,13 +92,18 @@ public:
     s.gold = sample.gold;
     const std::string prediction =
         output.texts.empty() ? std::string() : normalize::strip_think(output.texts.front());
-    double em = 0, f1 = 0;
+    double em = 0, f1 = 0, rouge_l = 0, chr_f = 0;
     for (const auto& ref : sample.references) {
       em = std::max(em, korquad_exact_match(prediction, ref));
       f1 = std::max(f1, korquad_f1(prediction, ref));
+      rouge_l = std::max(rouge_l, rouge_l_chars(prediction, ref));
+      chr_f = std::max(chr_f, chrf(prediction, ref));
     }
     s.values["em"] = em;
     s.values["f1"] = f1;
+    s.values["rouge_l"] = rouge_l;
+    s.values["chrf"] = chr_f;
+    flag_invalid_utf8(output, s);
     s.unparsed = prediction.empty();
     // Enough to see what was compared; the raw output is stored beside the score anyway.
     constexpr size_t k_display_chars = 200;

@@ -257,7 +257,8 @@ MetricEstimate kobbq_metric(const std::string& metric, const std::vector<SampleS
 MetricEstimate compute(const std::string& metric, const std::vector<SampleScore>& samples,
                        unsigned long long seed) {
   if (metric == "acc" || metric == "acc_norm" || metric == "em") return proportion(values_of(samples, metric));
-  if (metric == "f1" || metric == "hangul_share") return mean_estimate(values_of(samples, metric), seed);
+  if (metric == "f1" || metric == "hangul_share" || metric == "rouge_l" || metric == "chrf")
+    return mean_estimate(values_of(samples, metric), seed);
 
   if (metric == "macro_f1") {
     std::vector<int> gold, pred;
@@ -360,6 +361,8 @@ const std::vector<MetricInfo>& metric_infos() {
       {"macro_f1", "mean over classes of per-class F1 (unparsed answers are misses)", true, false, -1},
       {"em", "exact match after KorQuAD normalisation", true, true, -1},
       {"f1", "character-level F1 (KorQuAD 1.0), mean over samples", true, false, -1},
+      {"rouge_l", "ROUGE-L F-measure over characters (white space removed), mean over samples", true, false, -1},
+      {"chrf", "chrF (character 6-grams, beta 2, white space removed; 0..1), mean over samples", true, false, -1},
       {"pearson", "Pearson correlation of predicted and gold scores (parsed answers)", true, false, -1},
       {"spearman", "Spearman rank correlation of predicted and gold scores (parsed answers)", true, false, -1},
       {"binary_f1", "F1 of the positive class (score >= threshold); unparsed answers are wrong", true, false, -1},

@@ -27,7 +27,7 @@ struct MetricInfo {
 
 // Known metrics (acc, acc_norm, macro_f1, em, f1, pearson, spearman, binary_f1,
 // acc_ambiguous, diff_bias_ambiguous, acc_disambiguated, diff_bias_disambiguated,
-// exam_points, hangul_share).
+// exam_points, hangul_share, rouge_l, chrf).
 const std::vector<MetricInfo>& metric_infos();
 const MetricInfo* find_metric(const std::string& name);
 

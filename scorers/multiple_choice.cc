@@ -87,6 +87,7 @@ SampleScore score_choice(const Sample& sample, const ModelOutput& output) {
   }
   const std::string response = output.texts.empty() ? std::string() : output.texts.front();
   const ChoiceExtraction found = extract_choice(response, sample.choice_labels, sample.choice_texts);
+  flag_invalid_utf8(output, s);
   s.predicted = found.index;
   s.unparsed = found.unparsed();
   const double correct = !found.unparsed() && found.index == sample.gold ? 1.0 : 0.0;

@@ -1,5 +1,6 @@
 #include "normalize.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -85,8 +86,9 @@ bool is_ascii_alnum(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-std::optional<double> arabic_number(const std::string& t) {
-  size_t i = 0;
+// The first number at or after `from`; `end` (optional) receives where it stops.
+std::optional<double> arabic_number(const std::string& t, size_t from = 0, size_t* end = nullptr) {
+  size_t i = from;
   while (i < t.size() && !is_digit(t[i])) ++i;
   if (i == t.size()) return std::nullopt;
   bool negative = false;
@@ -109,6 +111,7 @@ std::optional<double> arabic_number(const std::string& t) {
     ++j;
     while (j < t.size() && is_digit(t[j])) digits += t[j++];
   }
+  if (end) *end = j;
   double value = 0;
   const auto res = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (res.ec != std::errc()) return std::nullopt;
@@ -251,6 +254,34 @@ std::optional<double> parse_number(std::string_view s) {
   const std::string t = for_compare(s);
   if (auto v = arabic_number(t)) return v;
   return sino_korean_number(t);
+}
+
+std::vector<double> parse_numbers(std::string_view s) {
+  const std::string t = for_compare(s);
+  std::vector<double> out;
+  size_t pos = 0;
+  while (pos < t.size()) {
+    size_t end = t.size();
+    const auto v = arabic_number(t, pos, &end);
+    if (!v) break;
+    out.push_back(*v);
+    pos = std::max(end, pos + 1);
+  }
+  if (out.empty())
+    if (auto v = sino_korean_number(t)) out.push_back(*v);
+  return out;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    utf8proc_int32_t cp = 0;
+    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+                                    static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (n <= 0) return false;
+    i += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 } // namespace keval::normalize

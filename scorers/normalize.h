@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keval::normalize {
 
@@ -27,5 +28,14 @@ double hangul_share(std::string_view s);
 // When `s` holds no Arabic digit, a Sino-Korean numeral standing as a word ("삼십", "백이십삼점",
 // "천") is read instead. Empty when there is none.
 std::optional<double> parse_number(std::string_view s);
+
+// Every Arabic number in `s`, in order, read as parse_number reads the first; when there is none,
+// the Sino-Korean numeral parse_number would read (if any). For answers whose number comes last
+// ("3개씩 5묶음이면 … 답은 15").
+std::vector<double> parse_numbers(std::string_view s);
+
+// Whether `s` is well-formed UTF-8 (no stray continuation bytes, overlongs or surrogates).
+// Scorers flag responses that are not: their text was compared with U+FFFD in place of the bytes.
+bool is_valid_utf8(std::string_view s);
 
 } // namespace keval::normalize

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "builtin_scorers.h"
+#include "normalize.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -28,7 +29,8 @@ const std::vector<ScorerEntry>& registry() {
        {"acc", "acc_norm", "acc_ambiguous", "diff_bias_ambiguous", "acc_disambiguated", "diff_bias_disambiguated"},
        {"unknown_texts"},
        detail::make_kobbq_scorer},
-      {"korquad", {"em", "f1"}, {}, detail::make_korquad_scorer},
+      {"korquad", {"em", "f1", "rouge_l", "chrf"}, {}, detail::make_korquad_scorer},
+      {"numeric", {"acc"}, {"tolerance", "relative_tolerance"}, detail::make_numeric_scorer},
       {"similarity", {"pearson", "spearman", "binary_f1"}, {"min", "max", "binary_threshold"},
        detail::make_similarity_scorer},
       {"dialogue", {"hangul_share"}, {}, detail::make_dialogue_scorer},
@@ -163,6 +165,14 @@ std::vector<std::string> strings_option(const std::string& scorer, const nlohman
     out.push_back(v.get<std::string>());
   }
   return out;
+}
+
+void flag_invalid_utf8(const ModelOutput& output, SampleScore& score) {
+  for (const auto& t : output.texts)
+    if (!normalize::is_valid_utf8(t)) {
+      score.meta["invalid_utf8"] = true;
+      return;
+    }
 }
 
 std::optional<double> field_number(const nlohmann::json& fields, const std::string& key) {

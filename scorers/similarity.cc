@@ -24,6 +24,7 @@ public:
     s.gold = sample.gold;
     s.gold_number = sample.gold_number;
     if (sample.gold_number) s.values["gold_positive"] = *sample.gold_number >= m_threshold ? 1.0 : 0.0;
+    flag_invalid_utf8(output, s);
     std::optional<double> number;
     if (!output.loglikelihood && !output.texts.empty())
       number = normalize::parse_number(normalize::strip_think(output.texts.front()));

@@ -181,6 +181,28 @@ TEST(Metrics, MeanMetricsUseSampleStderrAndABootstrapInterval) {
   EXPECT_NEAR(*h.value, 0.8, 1e-12);
 }
 
+TEST(Metrics, CharacterRougeLAndChrfAreBootstrappedMeans) {
+  std::vector<SampleScore> s;
+  for (double v : {0.5, 1.0, 0.0, 0.75}) {
+    SampleScore x;
+    x.values["rouge_l"] = v;
+    x.values["chrf"] = v / 2;
+    s.push_back(x);
+  }
+  const auto r = aggregate_metric("rouge_l", s);
+  EXPECT_EQ(r.n, 4);
+  EXPECT_DOUBLE_EQ(*r.value, 0.5625);
+  expect_interval_brackets(r);
+  EXPECT_TRUE(r.stderr_value);
+  const auto c = aggregate_metric("chrf", s);
+  EXPECT_DOUBLE_EQ(*c.value, 0.28125);
+  for (const char* m : {"rouge_l", "chrf"}) {
+    ASSERT_NE(find_metric(m), nullptr) << m;
+    EXPECT_FALSE(find_metric(m)->proportion);
+    EXPECT_TRUE(find_metric(m)->higher_is_better);
+  }
+}
+
 TEST(Metrics, BootstrapIsSeeded) {
   std::vector<SampleScore> s;
   for (int i = 0; i < 50; ++i) s.push_back(with_value("f1", (i * 37 % 11) / 10.0));

@@ -71,6 +71,28 @@ TEST(Normalize, ParseSinoKoreanNumbers) {
   EXPECT_EQ(parse_number("만"), 10000.0);
 }
 
+TEST(Normalize, ParseNumbersReadsEveryNumber) {
+  EXPECT_EQ(parse_numbers("3개씩 5묶음이면 15개"), (std::vector<double>{3, 5, 15}));
+  EXPECT_EQ(parse_numbers("1,000원에서 -3을 빼면 1,003원"), (std::vector<double>{1000, -3, 1003}));
+  EXPECT_EQ(parse_numbers("1.5배, 2.25배"), (std::vector<double>{1.5, 2.25}));
+  EXPECT_EQ(parse_numbers("삼십"), (std::vector<double>{30}));
+  EXPECT_TRUE(parse_numbers("숫자가 없습니다").empty());
+  EXPECT_TRUE(parse_numbers("").empty());
+  EXPECT_EQ(parse_number("1.5배"), 1.5);
+  EXPECT_EQ(parse_number("3개"), 3.0);
+}
+
+TEST(Normalize, IsValidUtf8) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("정답은 B"));
+  EXPECT_TRUE(is_valid_utf8(k_nfd_answer));
+  EXPECT_FALSE(is_valid_utf8("\xFF"));
+  EXPECT_FALSE(is_valid_utf8("정답\xC3"));          // truncated sequence
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));         // overlong "/"
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));     // surrogate
+  EXPECT_FALSE(is_valid_utf8(std::string("\x80", 1)));
+}
+
 TEST(Normalize, ParseNumberTraps) {
   EXPECT_FALSE(parse_number("숫자가 없습니다"));
   EXPECT_FALSE(parse_number("이 문장은 매우 유사합니다"));  // 이 = "this"

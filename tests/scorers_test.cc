@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "builtin_scorers.h"
+#include "metrics.h"
 #include "scorer.h"
 #include "util/error.h"
 
@@ -47,14 +48,18 @@ std::string error_of(const std::function<void()>& f) {
 
 TEST(ScorerRegistry, NamesAndMetrics) {
   const auto names = scorer_names();
-  for (const char* n : {"multiple_choice", "kobbq", "korquad", "similarity", "dialogue"})
+  for (const char* n : {"multiple_choice", "kobbq", "korquad", "similarity", "dialogue", "numeric"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   const auto mc = scorer_metrics("multiple_choice");
   for (const char* m : {"acc", "acc_norm", "macro_f1", "exam_points"})
     EXPECT_NE(std::find(mc.begin(), mc.end(), m), mc.end()) << m;
-  EXPECT_EQ(scorer_metrics("korquad"), (std::vector<std::string>{"em", "f1"}));
+  EXPECT_EQ(scorer_metrics("korquad"), (std::vector<std::string>{"em", "f1", "rouge_l", "chrf"}));
+  EXPECT_EQ(scorer_metrics("numeric"), (std::vector<std::string>{"acc"}));
   EXPECT_EQ(scorer_metrics("dialogue"), (std::vector<std::string>{"hangul_share"}));
-  for (const auto& n : names) EXPECT_NE(make_scorer(n, nlohmann::json::object()), nullptr) << n;
+  for (const auto& n : names) {
+    EXPECT_NE(make_scorer(n, nlohmann::json::object()), nullptr) << n;
+    for (const auto& m : scorer_metrics(n)) EXPECT_NE(find_metric(m), nullptr) << n << ": " << m;
+  }
   EXPECT_NE(make_scorer("korquad", nullptr), nullptr);
 }
 
@@ -307,6 +312,101 @@ TEST(Korquad, ScorerTakesTheBestReference) {
   r = scorer->score(s, generated("<think>끝나지 않음"));
   EXPECT_TRUE(r.unparsed);
   EXPECT_EQ(r.values.at("f1"), 0.0);
+}
+
+TEST(Korquad, CharacterRougeLAndChrfBesideEmAndF1) {
+  auto scorer = make_scorer("korquad", {});
+  Sample s;
+  s.references = {"서울시"};
+  const auto r = scorer->score(s, generated("서울특별시"));
+  EXPECT_DOUBLE_EQ(r.values.at("rouge_l"), 0.75);  // LCS 3: P = 3/5, R = 1
+  EXPECT_GT(r.values.at("chrf"), 0.0);
+  EXPECT_LT(r.values.at("chrf"), 1.0);
+  const auto exact = scorer->score(s, generated("서울시"));
+  EXPECT_DOUBLE_EQ(exact.values.at("rouge_l"), 1.0);
+  EXPECT_DOUBLE_EQ(exact.values.at("chrf"), 1.0);
+  EXPECT_FALSE(exact.meta.contains("invalid_utf8"));
+}
+
+// --- invalid UTF-8 ------------------------------------------------------------------------------
+
+TEST(InvalidUtf8, IsReplacedScoredAndFlagged) {
+  const std::string bad = std::string("\xFF\xFE") + "정답은 2번입니다" + "\xC3";
+  auto mc = make_scorer("multiple_choice", {});
+  auto r = mc->score(choice_sample(), generated(bad));
+  EXPECT_EQ(r.predicted, 1);
+  EXPECT_EQ(r.meta.at("invalid_utf8"), true);
+  EXPECT_FALSE(mc->score(choice_sample(), generated("2")).meta.contains("invalid_utf8"));
+
+  Sample q;
+  q.references = {"세종"};
+  r = make_scorer("korquad", {})->score(q, generated("세종\x80"));
+  EXPECT_EQ(r.meta.at("invalid_utf8"), true);
+  EXPECT_GT(r.values.at("f1"), 0.0);
+
+  Sample sts;
+  sts.gold_number = 3.0;
+  EXPECT_EQ(make_scorer("similarity", {})->score(sts, generated("\xF0\x28 3점")).meta.at("invalid_utf8"), true);
+  ModelOutput turns;
+  turns.texts = {"안녕하세요", "\xED\xA0\x80"};  // an encoded surrogate is not UTF-8
+  EXPECT_EQ(make_scorer("dialogue", {})->score(Sample{}, turns).meta.at("invalid_utf8"), true);
+  Sample math;
+  math.gold_number = 15;
+  EXPECT_EQ(make_scorer("numeric", {})->score(math, generated("답: 15\xFF")).meta.at("invalid_utf8"), true);
+}
+
+// --- numeric --------------------------------------------------------------------------------------
+
+Sample numeric_sample(double gold) {
+  Sample s;
+  s.gold_number = gold;
+  return s;
+}
+
+TEST(Numeric, ReadsTheAnswerWhereModelsPutIt) {
+  auto scorer = make_scorer("numeric", {});
+  auto acc = [&](double gold, const std::string& text) {
+    return scorer->score(numeric_sample(gold), generated(text)).values.at("acc");
+  };
+  EXPECT_EQ(acc(15, "3개씩 5묶음이면 모두 15개입니다."), 1.0);              // the last number
+  EXPECT_EQ(acc(1000, "답: 1,000원"), 1.0);
+  EXPECT_EQ(acc(30, "정답은 삼십입니다."), 1.0);
+  EXPECT_EQ(acc(-3, "따라서 \\boxed{-3}"), 1.0);
+  EXPECT_EQ(acc(1.5, "풀이 생략\n#### 1.5"), 1.0);
+  EXPECT_EQ(acc(1.5, "정답은 1.5배입니다."), 1.0);
+  EXPECT_EQ(acc(12, "답은 12입니다. 참고로 3 × 4 = 12이고 2023년 기출입니다."), 1.0);  // the cue wins
+  EXPECT_EQ(acc(12, "The answer is 12, since 3 times 4 is 12 (checked in 2024)."), 1.0);
+  EXPECT_EQ(acc(12, "<think>답은 13인가?</think>12"), 1.0);
+  EXPECT_EQ(acc(12, "정답: １２개"), 1.0);
+  EXPECT_EQ(acc(12, "답: 13"), 0.0);
+
+  const auto r = scorer->score(numeric_sample(15), generated("모두 15개"));
+  EXPECT_EQ(r.predicted_number, 15.0);
+  EXPECT_EQ(r.gold_number, 15.0);
+  EXPECT_EQ(r.extracted, "15");
+  EXPECT_FALSE(r.unparsed);
+}
+
+TEST(Numeric, UnparsedTolerancesAndGold) {
+  auto scorer = make_scorer("numeric", {});
+  auto r = scorer->score(numeric_sample(3), generated("잘 모르겠습니다."));
+  EXPECT_TRUE(r.unparsed);
+  EXPECT_EQ(r.values.at("acc"), 0.0);
+  EXPECT_TRUE(scorer->score(numeric_sample(3), ModelOutput{}).unparsed);
+
+  EXPECT_EQ(scorer->score(numeric_sample(3.14), generated("3.1416")).values.at("acc"), 0.0);
+  auto loose = make_scorer("numeric", {{"tolerance", 0.01}});
+  EXPECT_EQ(loose->score(numeric_sample(3.14), generated("3.1416")).values.at("acc"), 1.0);
+  auto relative = make_scorer("numeric", {{"relative_tolerance", 0.01}});
+  EXPECT_EQ(relative->score(numeric_sample(1000), generated("1,009")).values.at("acc"), 1.0);
+  EXPECT_EQ(relative->score(numeric_sample(1000), generated("1,011")).values.at("acc"), 0.0);
+
+  Sample by_reference;
+  by_reference.references = {"42개"};
+  EXPECT_EQ(scorer->score(by_reference, generated("답: 42")).values.at("acc"), 1.0);
+  EXPECT_THROW(scorer->score(Sample{}, generated("42")), InputError);
+  EXPECT_THROW(make_scorer("numeric", {{"tolerance", -1}}), InputError);
+  EXPECT_THROW(make_scorer("numeric", {{"tolerance", "small"}}), InputError);
 }
 
 // --- similarity -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ nlohmann::json sample_json(const TaskConfig& task, const Sample& s) {
   }
   j["prompt"] = s.prompt;
   nlohmann::json messages = nlohmann::json::array();
-  for (const auto& m : s.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+  for (const auto& m : chat_messages(task, s)) messages.push_back({{"role", m.role}, {"content", m.content}});
   j["messages"] = messages;
   if (task.output_type == OutputType::multiple_choice) {
     j["choices"] = s.choices;

@@ -25,10 +25,12 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 start_mock() {  # flags... ; sets $port
-  "$mock" --port 0 "$@" >"$work/port" &
+  local port_file
+  port_file="$(mktemp -p "$work" port.XXXXXX)"  # a file per server: an old one's port is never read
+  "$mock" --port 0 "$@" >"$port_file" &
   pids+=($!)
-  for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
-  port="$(head -1 "$work/port")"
+  for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
+  port="$(head -1 "$port_file")"
 }
 
 make_task() {  # n

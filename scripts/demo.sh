@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's main command: set up, build, and evaluate the embedded random baseline on a few
-# Korean suites into results/keval.db.
+# The README's main command: set up, build, evaluate the embedded random baseline on a few
+# Korean suites into results/keval.db, and write the leaderboard to results/site/index.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,3 +10,6 @@ build/keval run --tasks kobest,haerae,csatqa,kice_2023,korquad_v1,korsts --backe
   --db results/keval.db
 echo
 build/keval runs --db results/keval.db
+echo
+build/keval report --db results/keval.db --out results/site
+echo "leaderboard: results/site/index.html"

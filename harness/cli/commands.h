@@ -22,6 +22,9 @@ Action add_samples_command(CLI::App& app, const GlobalOptions& global);
 Action add_run_command(CLI::App& app, const GlobalOptions& global);
 Action add_runs_command(CLI::App& app, const GlobalOptions& global);
 Action add_results_command(CLI::App& app, const GlobalOptions& global);
+Action add_compare_command(CLI::App& app, const GlobalOptions& global);
+Action add_gate_command(CLI::App& app, const GlobalOptions& global);
+Action add_report_command(CLI::App& app, const GlobalOptions& global);
 
 inline constexpr const char* k_default_db = "results/keval.db";
 

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   add("run", "Evaluate a backend on tasks (or --resume a run)", cli::add_run_command);
   add("runs", "List the runs in a database", cli::add_runs_command);
   add("results", "Show a run's per-task scores", cli::add_results_command);
+  add("compare", "Paired per-task differences of two runs, with intervals and p-values", cli::add_compare_command);
+  add("gate", "Fail (exit 1) when a candidate run regresses against a baseline", cli::add_gate_command);
+  add("report", "Write a static HTML leaderboard of every run", cli::add_report_command);
 
   try {
     app.parse(argc, argv);

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics.h"
 #include "scorer.h"
 #include "statistics.h"
 #include "store.h"
@@ -71,31 +72,5 @@ Comparison compare_runs(Store& store, const RunRecord& base, const RunRecord& ca
 
 std::string format_comparison(const Comparison& c);
 nlohmann::json comparison_json(const Comparison& c);
-
-// A metric's value on a multiset of samples chosen by index, without the per-call bootstrap that
-// aggregate_metric adds (resampling calls it thousands of times). It equals
-// aggregate_metric(metric, picked samples).value for every known metric (tests check this);
-// a metric it does not know falls back to aggregate_metric itself.
-class MetricOnSubset {
-public:
-  MetricOnSubset(std::string metric, std::vector<SampleScore> samples);
-  std::optional<double> value(const stats::Indices& idx) const;
-  size_t size() const { return m_samples.size(); }
-  // For a mean of per-sample values defined on every sample: those values (the metric of any
-  // multiset is then their mean, which lets resampling work on paired differences directly).
-  const std::vector<double>* per_sample_values() const;
-
-private:
-  enum class Kind { mean, macro_f1, pearson, spearman, binary_f1, kobbq_acc, kobbq_diff_ambiguous,
-                    kobbq_diff_disambiguated, exam_points, other };
-  std::string m_metric;
-  std::vector<SampleScore> m_samples;
-  Kind m_kind = Kind::other;
-  std::vector<char> m_include;      // the sample counts for this metric
-  std::vector<double> m_x, m_y;     // per-kind numbers (value; predicted/gold; points/earned)
-  std::vector<int> m_gold, m_pred;  // classes, or KoBBQ biased/counter-biased indices via m_extra
-  std::vector<int> m_extra_a, m_extra_b;
-  int m_classes = 0;
-};
 
 } // namespace keval

@@ -35,4 +35,30 @@ const MetricInfo* find_metric(const std::string& name);
 MetricEstimate aggregate_metric(const std::string& metric, const std::vector<SampleScore>& samples,
                                 unsigned long long seed = 20240601);
 
+// A metric's value on a multiset of samples chosen by index. aggregate_metric's bootstrap and
+// keval compare's paired resampling both evaluate metrics through it, thousands of times, so the
+// samples are read once into flat arrays. A metric it does not know falls back to aggregate_metric.
+class MetricOnSubset {
+public:
+  MetricOnSubset(std::string metric, const std::vector<SampleScore>& samples);
+  std::optional<double> value(const std::vector<size_t>& idx) const;
+  size_t size() const { return m_include.size(); }
+  // Indices of the samples the metric is defined on (e.g. parsed answers for correlations).
+  std::vector<size_t> included() const;
+  // For a mean of per-sample values defined on every sample: those values (the metric of any
+  // multiset is then their mean, which lets resampling work on paired differences directly).
+  const std::vector<double>* per_sample_values() const;
+
+private:
+  enum class Kind { mean, macro_f1, pearson, spearman, binary_f1, kobbq_acc, kobbq_diff_ambiguous,
+                    kobbq_diff_disambiguated, exam_points, other };
+  std::string m_metric;
+  std::vector<SampleScore> m_samples;  // kept only for a metric this class does not know
+  Kind m_kind = Kind::other;
+  std::vector<char> m_include;      // the sample counts for this metric
+  std::vector<double> m_x, m_y;     // per-kind numbers (value; predicted/gold; points/earned)
+  std::vector<int> m_gold, m_pred;  // classes (gold 1 = KoBBQ gold is the biased answer)
+  int m_classes = 0;
+};
+
 } // namespace keval

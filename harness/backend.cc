@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "util/error.h"
+#include "util/sha256.h"
 #include "util/text.h"
 
 namespace keval {
@@ -54,6 +55,10 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
                                  text::join(kinds, ", ")));
   }
   return it->second(options);
+}
+
+std::string response_cache_key(const BackendOptions& options, const std::string& payload) {
+  return sha256_hex(fmt::format("{}\n{}\n{}", options.kind, options.model, payload));
 }
 
 } // namespace keval

@@ -28,6 +28,9 @@ struct BackendOptions {
   double timeout = 300;               // seconds per request, whole request
   int max_retries = 5;                // attempts after the first
   double rps = 0;                     // requests started per second at most; 0: no limit
+  // A judge's backend: replay answers from the file's `judge` arrays, and the API key may come
+  // from KEVAL_JUDGE_API_KEY first.
+  bool judge = false;
 };
 
 class Backend {
@@ -50,6 +53,9 @@ public:
     return std::nullopt;
   }
 };
+
+// The response cache's key for a payload sent by this backend kind and model.
+std::string response_cache_key(const BackendOptions& options, const std::string& payload);
 
 // Registry: name -> factory. Unknown names get "did you mean …" (InputError).
 using BackendFactory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;

@@ -156,6 +156,7 @@ std::string TaskRegistry::task_hash(const TaskConfig& task) {
   hash.update(m_canonical.at(task.name));
   hash.update(m_datasets.sha256(task.dataset, task.source_file));
   if (task.fewshot) hash.update(m_datasets.sha256(*task.fewshot, task.source_file));
+  if (task.judge) hash.update(judge_data(task).sha256);
   return hash.hex_digest();
 }
 
@@ -168,6 +169,24 @@ std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<
   int k = num_fewshot.value_or(task.num_fewshot);
   if (k < 0) throw InputError("--num-fewshot must be 0 or more");
   return build_samples(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
+}
+
+JudgeData TaskRegistry::judge_data(const TaskConfig& task) {
+  JudgeData data;
+  if (!task.judge) return data;
+  Sha256 hash;
+  auto read = [&](const std::string& file) {
+    DatasetSpec spec;
+    spec.files = {file};
+    spec.format = "jsonl";
+    DatasetRows rows = m_datasets.load(spec, task.source_file);
+    hash.update(rows.sha256);
+    return std::move(rows.rows);
+  };
+  if (!task.judge->prompts_file.empty()) data.prompts = read(task.judge->prompts_file);
+  if (!task.judge->references_file.empty()) data.references = read(task.judge->references_file);
+  data.sha256 = hash.hex_digest();
+  return data;
 }
 
 } // namespace keval

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dataset.h"
+#include "judge.h"
 #include "task.h"
 
 namespace keval {
@@ -42,8 +43,10 @@ public:
   size_t count(const TaskConfig& task);
   // Builds a task's samples; fills the task's content hash (task file + data).
   std::vector<Sample> samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit);
-  // sha256 of the task's merged configuration and its data files.
+  // sha256 of the task's merged configuration and its data files (the judge's included).
   std::string task_hash(const TaskConfig& task);
+  // The files a task's judge protocol reads (empty when the task has no judge).
+  JudgeData judge_data(const TaskConfig& task);
 
 private:
   KevalPaths m_paths;

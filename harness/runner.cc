@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "extract_choice.h"
+#include "judging.h"
 #include "keval_version.h"
 #include "metrics.h"
 #include "normalize.h"
@@ -170,6 +171,36 @@ StoredScore score_sample(const RunTask& task, const Scorer& scorer, const Sample
   return out;
 }
 
+// Adds the judge's ratings of a sample to its score; a turn without a rating makes the sample a
+// judge failure (not scored, counted apart), never a zero.
+void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, const Sample& s, int turns,
+                   bool keep_think, const std::unordered_map<std::string, Response>& answers, StoredScore& out) {
+  std::vector<double> ratings;
+  std::vector<std::string> texts;
+  for (int turn = 0; turn < turns; ++turn) {
+    const std::string key = request_key(s.task, s.id, turn);
+    auto it = verdicts.ratings.find(key);
+    if (it == verdicts.ratings.end()) {
+      auto f = verdicts.failures.find(key);
+      out.status = "judge_failed";
+      out.extracted.clear();
+      out.score = {{"failure", "judge"},
+                   {"message", f != verdicts.failures.end() ? f->second : "not judged"},
+                   {"turn", turn}};
+      return;
+    }
+    ratings.push_back(it->second);
+    const std::string& text = answers.at(key).text;
+    texts.push_back(keep_think ? text : normalize::strip_think(text));
+  }
+  SampleScore score = SampleScore::from_json(out.score);
+  protocol.score(s, texts, ratings, score);
+  out.score = score.to_json();
+  std::vector<std::string> shown;
+  for (double r : ratings) shown.push_back(fmt::format("{:g}", r));
+  out.extracted = "judge " + text::join(shown, ", ");
+}
+
 TaskResult to_task_result(const std::string& task, const std::string& metric, const MetricEstimate& e) {
   TaskResult r;
   r.task = task;
@@ -182,6 +213,50 @@ TaskResult to_task_result(const std::string& task, const std::string& metric, co
   return r;
 }
 
+// A backend's settings as recorded in a run's configuration (never header values: often secrets).
+nlohmann::json backend_config(const BackendOptions& options) {
+  nlohmann::json out = {{"kind", options.kind}, {"model", options.model}};
+  if (options.kind == "random") out["seed"] = options.seed;
+  if (!options.responses_file.empty()) {
+    out["responses_file"] = options.responses_file;
+    out["responses_sha256"] = sha256_file_hex(options.responses_file);
+  }
+  if (!options.base_urls.empty()) out["base_urls"] = options.base_urls;
+  if (!options.command.empty()) out["command"] = options.command;
+  if (options.max_tokens) out["max_tokens"] = *options.max_tokens;
+  if (options.temperature) out["temperature"] = *options.temperature;
+  if (!options.headers.empty()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& h : options.headers) names.push_back(std::string(text::trim(h.substr(0, h.find(':')))));
+    out["header_names"] = names;
+  }
+  return out;
+}
+
+// The inverse, for --resume; `headers` are given again because their values are not stored.
+BackendOptions backend_options(const nlohmann::json& b, const nlohmann::json& execution,
+                               const std::vector<std::string>& headers, const char* header_flag) {
+  BackendOptions options;
+  options.kind = b.at("kind");
+  options.model = b.value("model", "");
+  options.seed = b.value("seed", 1234ULL);
+  options.responses_file = b.value("responses_file", "");
+  options.command = b.value("command", "");
+  if (b.contains("base_urls")) options.base_urls = b.at("base_urls").get<std::vector<std::string>>();
+  if (b.contains("max_tokens")) options.max_tokens = b.at("max_tokens").get<int>();
+  if (b.contains("temperature")) options.temperature = b.at("temperature").get<double>();
+  options.concurrency = execution.value("concurrency", 16);
+  options.timeout = execution.value("timeout", 300.0);
+  options.max_retries = execution.value("max_retries", 5);
+  options.headers = headers;
+  if (b.contains("header_names") && headers.empty() && !b.at("header_names").empty())
+    throw InputError(fmt::format("the run was sent with {} {}; give the headers again with --resume (their values "
+                                 "are not stored)", header_flag, b.at("header_names").dump()));
+  if (b.contains("responses_sha256") && sha256_file_hex(options.responses_file) != b.at("responses_sha256"))
+    throw InputError(fmt::format("{} changed since the run started; start a new run instead", options.responses_file));
+  return options;
+}
+
 } // namespace
 
 std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
@@ -191,22 +266,41 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
   for (const auto& task : run.config.at("tasks")) {
     std::string name = task.at("name");
     std::vector<SampleScore> scored;
-    long long failed = 0, unparsed = 0;
+    long long failed = 0, unparsed = 0, judge_failed = 0;
     for (const auto& s : store.load_scores(run.id, name)) {
       if (s.status == "failed") {
         ++failed;
+        continue;
+      }
+      if (s.status == "judge_failed") {
+        ++judge_failed;
         continue;
       }
       if (s.status == "unparsed") ++unparsed;
       scored.push_back(SampleScore::from_json(s.score));
     }
     samples_of[name] = task.value("n_samples", 0);
-    for (const auto& metric : task.at("metrics")) {
-      TaskResult r = to_task_result(name, metric, aggregate_metric(metric, scored));
+    auto add = [&](const std::string& metric, const std::string& shown, const std::vector<SampleScore>& samples) {
+      TaskResult r = to_task_result(name, shown, aggregate_metric(metric, samples));
       r.n_failed = failed;
       r.n_unparsed = unparsed;
-      by_task[name][metric] = r;
+      r.n_judge_failed = judge_failed;
+      by_task[name][shown] = r;
       results.push_back(r);
+    };
+    for (const auto& metric : task.at("metrics")) add(metric, metric, scored);
+    // Judge metrics per category ("judge_score/math"), categories in the order they first appear.
+    std::vector<std::string> categories;
+    std::map<std::string, std::vector<SampleScore>> by_category;
+    for (const auto& metric : task.value("breakdown_metrics", nlohmann::json::array())) {
+      if (categories.empty())
+        for (const auto& s : scored) {
+          const std::string c = s.meta.value("category", "");
+          if (c.empty()) continue;
+          if (!by_category.count(c)) categories.push_back(c);
+          by_category[c].push_back(s);
+        }
+      for (const auto& c : categories) add(metric, fmt::format("{}/{}", metric.get<std::string>(), c), by_category[c]);
     }
   }
   // Groups, innermost first: a group's members are tasks or groups already computed.
@@ -239,6 +333,7 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
           r.n += member.n;
           r.n_failed += member.n_failed;
           r.n_unparsed += member.n_unparsed;
+          r.n_judge_failed += member.n_judge_failed;
           if (!member.value) { defined = false; continue; }
           double w = aggregate == "micro" ? static_cast<double>(member.n) : 1.0;
           double se = member.stderr_value.value_or(0.0);
@@ -276,23 +371,8 @@ RunSummary Runner::start(const RunOptions& options) {
   config["mc_mode"] = options.mc_mode;
   config["keep_think"] = options.keep_think;
   failure_limit(options.max_failures, 0);  // checks the spelling before anything is stored
-  nlohmann::json backend_config = {{"kind", options.backend.kind}, {"model", options.backend.model}};
-  if (options.backend.kind == "random") backend_config["seed"] = options.backend.seed;
-  if (!options.backend.responses_file.empty()) {
-    backend_config["responses_file"] = options.backend.responses_file;
-    backend_config["responses_sha256"] = sha256_file_hex(options.backend.responses_file);
-  }
-  if (!options.backend.base_urls.empty()) backend_config["base_urls"] = options.backend.base_urls;
-  if (!options.backend.command.empty()) backend_config["command"] = options.backend.command;
-  if (options.backend.max_tokens) backend_config["max_tokens"] = *options.backend.max_tokens;
-  if (options.backend.temperature) backend_config["temperature"] = *options.backend.temperature;
-  // Header values are often credentials: only their names are recorded.
-  if (!options.backend.headers.empty()) {
-    nlohmann::json names = nlohmann::json::array();
-    for (const auto& h : options.backend.headers) names.push_back(std::string(text::trim(h.substr(0, h.find(':')))));
-    backend_config["header_names"] = names;
-  }
-  config["backend"] = backend_config;
+  config["backend"] = backend_config(options.backend);
+  if (options.judge) config["judge"] = backend_config(*options.judge);
   config["execution"] = {{"concurrency", options.backend.concurrency},
                          {"timeout", options.backend.timeout},
                          {"max_retries", options.backend.max_retries},
@@ -300,6 +380,27 @@ RunSummary Runner::start(const RunOptions& options) {
                          {"max_failures", options.max_failures},
                          {"cache", options.use_cache}};
 
+  if (options.judge) make_backend(*options.judge);  // checks the judge's settings before anything is stored
+  // A judged task records its protocol (prompts, version, penalty, references); without a judge
+  // its judge metrics are left out of the run rather than reported empty.
+  auto add_judge = [&](nlohmann::json& entry, const TaskConfig& t, bool judged) {
+    const auto judge_only = judge_metrics(t.judge->protocol);
+    if (judged) {
+      auto protocol = make_judge_protocol(*t.judge, m_registry.judge_data(t));
+      entry["judge"] = protocol->describe();
+      nlohmann::json breakdown = nlohmann::json::array();
+      for (const auto& m : protocol->breakdown_metrics())
+        if (std::find(t.metrics.begin(), t.metrics.end(), m) != t.metrics.end()) breakdown.push_back(m);
+      entry["breakdown_metrics"] = breakdown;
+      return;
+    }
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& m : t.metrics)
+      if (std::find(judge_only.begin(), judge_only.end(), m) == judge_only.end()) kept.push_back(m);
+    entry["metrics"] = kept;
+    fmt::print(stderr, "note: {} is scored by a judge model; without --judge-backend only {} is reported\n", t.name,
+               kept.empty() ? std::string("nothing") : text::join(kept.get<std::vector<std::string>>(), ", "));
+  };
   RunRecord run;
   nlohmann::json task_list = nlohmann::json::array();
   std::set<std::string> in_run;
@@ -321,8 +422,10 @@ RunSummary Runner::start(const RunOptions& options) {
       n_requests += mode == "dialogue" ? s.turns.size() : 1;
     }
     std::string hash = m_registry.task_hash(*t);
-    task_list.push_back({{"name", t->name}, {"version", t->version}, {"hash", hash}, {"mode", mode},
-                         {"metrics", t->metrics}, {"n_samples", n}, {"n_requests", n_requests}});
+    nlohmann::json entry = {{"name", t->name}, {"version", t->version}, {"hash", hash}, {"mode", mode},
+                            {"metrics", t->metrics}, {"n_samples", n}, {"n_requests", n_requests}};
+    if (t->judge) add_judge(entry, *t, options.judge.has_value());
+    task_list.push_back(std::move(entry));
     run.task_versions[t->name] = {{"version", t->version}, {"hash", hash}};
     in_run.insert(t->name);
   }
@@ -359,7 +462,7 @@ RunSummary Runner::start(const RunOptions& options) {
 }
 
 RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, const std::vector<std::string>& headers,
-                          bool use_cache) {
+                          bool use_cache, const std::vector<std::string>& judge_headers) {
   auto found = m_store.find_run(id_or_name);
   if (!found) throw InputError(fmt::format("no run '{}' in {} (`keval runs` lists them)", id_or_name, m_store.path()));
   RunRecord run = *found;
@@ -369,27 +472,16 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
   if (!config.at("limit").is_null()) options.limit = config.at("limit").get<size_t>();
   if (!config.at("num_fewshot").is_null()) options.num_fewshot = config.at("num_fewshot").get<int>();
   options.mc_mode = config.value("mc_mode", "auto");
-  const auto& b = config.at("backend");
-  options.backend.kind = b.at("kind");
-  options.backend.model = b.value("model", "");
-  options.backend.seed = b.value("seed", 1234ULL);
-  options.backend.responses_file = b.value("responses_file", "");
-  options.backend.command = b.value("command", "");
-  if (b.contains("base_urls")) options.backend.base_urls = b.at("base_urls").get<std::vector<std::string>>();
-  if (b.contains("max_tokens")) options.backend.max_tokens = b.at("max_tokens").get<int>();
-  if (b.contains("temperature")) options.backend.temperature = b.at("temperature").get<double>();
   const nlohmann::json execution = config.value("execution", nlohmann::json::object());
-  options.backend.concurrency = execution.value("concurrency", 16);
-  options.backend.timeout = execution.value("timeout", 300.0);
-  options.backend.max_retries = execution.value("max_retries", 5);
+  options.backend = backend_options(config.at("backend"), execution, headers, "--header");
   options.backend.rps = execution.value("rps", 0.0);
+  if (config.contains("judge")) {
+    options.judge = backend_options(config.at("judge"), execution, judge_headers, "--judge-header");
+    options.judge->judge = true;
+  }
   options.max_failures = execution.value("max_failures", "");
   options.use_cache = use_cache && execution.value("cache", true);
   options.keep_think = config.value("keep_think", false);
-  options.backend.headers = headers;
-  if (b.contains("header_names") && headers.empty() && !b.at("header_names").empty())
-    throw InputError(fmt::format("run {} was sent with --header {}; give the headers again with --resume (their values "
-                                 "are not stored)", run.id, b.at("header_names").dump()));
   options.show_progress = show_progress;
   for (const auto& t : config.at("tasks")) {
     const TaskConfig* task = m_registry.find_task(t.at("name"));
@@ -398,8 +490,6 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
       throw InputError(fmt::format("task '{}' (its file or data) changed since run {} started; start a new run instead",
                                    task->name, run.id));
   }
-  if (b.contains("responses_sha256") && sha256_file_hex(options.backend.responses_file) != b.at("responses_sha256"))
-    throw InputError(fmt::format("{} changed since run {} started; start a new run instead", options.backend.responses_file, run.id));
   m_store.set_run_status(run.id, "running");
   return execute(run, options, true);
 }
@@ -412,11 +502,20 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   // task at a time, so a run holds one task's prompts, never the whole run's.
   size_t run_requests = 0;  // every request of the run, stored or not: the base of N%
   for (const auto& t : task_list) run_requests += t.value("n_requests", t.value("n_samples", size_t{0}));
+  // A judged task's turns are each put to the judge too.
+  std::unique_ptr<Backend> judge_backend;
+  if (options.judge) judge_backend = make_backend(*options.judge);
   size_t total = run_requests;
+  for (const auto& t : task_list)
+    if (judge_backend && t.contains("judge")) total += t.value("n_requests", size_t{0});
   if (resuming)
-    for (const auto& t : task_list)
+    for (const auto& t : task_list) {
       for (const auto& r : m_store.load_responses(run.id, t.at("name")))
         if (r.response.ok()) --total;
+      if (judge_backend && t.contains("judge"))
+        for (const auto& j : m_store.load_judgements(run.id, t.at("name")))
+          if (j.status == "ok") --total;
+    }
   Progress progress(total, options.show_progress);
   const std::optional<long long> max_failures = failure_limit(options.max_failures, run_requests);
   long long failed_now = 0;
@@ -505,11 +604,31 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
           });
         }
       }
+      // The judge's turn, for a dialogue task that has one.
+      std::unique_ptr<JudgeProtocol> protocol;
+      TaskVerdicts verdicts;
+      if (judge_backend && entry.contains("judge")) {
+        protocol = make_judge_protocol(*task.config->judge, m_registry.judge_data(*task.config));
+        JudgePhase phase{m_store, run.id, *judge_backend, *options.judge, options.use_cache, progress, stored};
+        verdicts = judge_task(phase, *protocol, *task.config, task.samples,
+                              [&](const Sample& s) -> std::optional<std::vector<std::string>> {
+                                std::vector<std::string> texts;
+                                for (int turn = 0; turn < turns_of(task, s); ++turn) {
+                                  auto it = answers.find(request_key(s.task, s.id, turn));
+                                  if (it == answers.end()) return std::nullopt;
+                                  texts.push_back(options.keep_think ? it->second.text
+                                                                     : normalize::strip_think(it->second.text));
+                                }
+                                return texts;
+                              });
+      }
       // Score the task's samples from their responses, in the same transaction stream.
       auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
       for (const auto& s : task.samples) {
         StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
+        if (protocol && score.status != "failed") add_judgement(*protocol, verdicts, s, turns_of(task, s), options.keep_think, answers, score);
         if (score.status == "failed") ++summary.n_failed;
+        if (score.status == "judge_failed") ++summary.n_judge_failed;
         m_store.put_score(run.id, score);
         stored();
       }
@@ -545,8 +664,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
     m_store.rollback();
     throw;
   }
-  // Failed samples leave the run incomplete: `--resume` retries them.
-  m_store.set_run_status(run.id, summary.n_failed ? "incomplete" : "complete");
+  // Failed samples (and judge failures) leave the run incomplete: `--resume` retries them.
+  m_store.set_run_status(run.id, summary.n_failed || summary.n_judge_failed ? "incomplete" : "complete");
   summary.run = *m_store.find_run(run.id);
   return summary;
 }

@@ -25,12 +25,14 @@ struct RunOptions {
   bool keep_think = false;             // score <think>…</think> too (it is always stored)
   bool use_cache = true;               // answer identical requests from the database's cache
   std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit
+  std::optional<BackendOptions> judge; // judges the dialogue tasks that declare a judge protocol
 };
 
 struct RunSummary {
   RunRecord run;
   std::vector<TaskResult> results;
   long long n_failed = 0;              // samples without a usable response
+  long long n_judge_failed = 0;        // samples the judge gave no readable verdict for
 };
 
 class Runner {
@@ -40,7 +42,7 @@ public:
   // Continues a stored run: no sample whose response is stored is sent again; failed ones are retried.
   // `headers` are given again because their values (often secrets) are never stored.
   RunSummary resume(const std::string& run, bool show_progress, const std::vector<std::string>& headers = {},
-                    bool use_cache = true);
+                    bool use_cache = true, const std::vector<std::string>& judge_headers = {});
 
 private:
   RunSummary execute(RunRecord run, const RunOptions& options, bool resuming);

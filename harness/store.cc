@@ -17,8 +17,26 @@ namespace keval {
 namespace {
 
 constexpr int k_application_id = 0x6B45564C; // "kEVL": marks the file as keval's
-constexpr long long k_schema_version = 1;
+constexpr long long k_schema_version = 2;
 constexpr int k_busy_timeout_ms = 5000;
+
+// Schema 2 added the judge's verdicts (every attempt kept) and the count of judge failures.
+#define KEVAL_JUDGEMENTS_TABLE                                                                   \
+  "CREATE TABLE judgements("                                                                    \
+  "  run_id TEXT NOT NULL REFERENCES runs(id),"                                                 \
+  "  task TEXT NOT NULL,"                                                                       \
+  "  sample_id TEXT NOT NULL,"                                                                  \
+  "  turn INTEGER NOT NULL,"                                                                    \
+  "  attempt INTEGER NOT NULL,"                                                                 \
+  "  request_json TEXT NOT NULL,"                                                               \
+  "  status TEXT NOT NULL,"                                                                     \
+  "  text TEXT,"                                                                                \
+  "  rating REAL,"                                                                              \
+  "  failure_kind TEXT,"                                                                        \
+  "  failure_message TEXT,"                                                                     \
+  "  from_cache INTEGER NOT NULL DEFAULT 0,"                                                    \
+  "  created_at TEXT NOT NULL,"                                                                 \
+  "  PRIMARY KEY(run_id, task, sample_id, turn, attempt));"
 
 // Tables with large text rows (requests, responses, cached replies) keep their rowid: WITHOUT
 // ROWID only pays for small rows. task_results keeps it too, so rows read back in the order
@@ -74,9 +92,10 @@ CREATE TABLE task_results(
   n_unparsed INTEGER NOT NULL,
   is_group INTEGER NOT NULL,
   aggregation TEXT,
+  n_judge_failed INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(run_id, task, metric));
 CREATE TABLE cache(key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
-)sql";
+)sql" KEVAL_JUDGEMENTS_TABLE;
 
 [[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, std::string_view sql) {
   throw std::runtime_error(fmt::format("{}: SQLite error: {} (in: {})", path, sqlite3_errmsg(db), sql));
@@ -419,8 +438,32 @@ void Store::migrate(bool fresh) {
   } else {
     check_inspection(inspect(m_db, m_path), m_path);
   }
+  upgrade();
   // Only now that the file is known to be keval's: WAL is a persistent change to the file.
   exec("PRAGMA journal_mode=WAL");
+}
+
+// A database written by an older keval gains what its schema lacks, in one transaction.
+void Store::upgrade() {
+  auto version = [&]() {
+    Query q(prepare("SELECT value FROM meta WHERE key = 'schema_version'"), m_path);
+    return q.step() ? q.integer_at(0) : 0;
+  };
+  if (version() >= k_schema_version) return;
+  exec("BEGIN IMMEDIATE");
+  try {
+    // Look again under the write lock: another process may have upgraded the file since.
+    const long long found = version();
+    if (found < 2) {
+      exec(KEVAL_JUDGEMENTS_TABLE);
+      exec("ALTER TABLE task_results ADD COLUMN n_judge_failed INTEGER NOT NULL DEFAULT 0");
+    }
+    exec(fmt::format("UPDATE meta SET value = '{}' WHERE key = 'schema_version'", k_schema_version).c_str());
+    exec("COMMIT");
+  } catch (...) {
+    if (!sqlite3_get_autocommit(m_db)) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 void Store::create_run(const RunRecord& run) {
@@ -545,12 +588,13 @@ void Store::put_task_results(const std::string& run_id, const std::vector<TaskRe
     }
     for (const TaskResult& r : results) {
       Query q(prepare("INSERT INTO task_results(run_id, task, metric, value, stderr, ci_low, ci_high, n, "
-                      "n_failed, n_unparsed, is_group, aggregation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                      "n_failed, n_unparsed, is_group, aggregation, n_judge_failed) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
               m_path);
       q.text(run_id).text(r.task).text(r.metric);
       q.real_or_null(r.value).real_or_null(r.stderr_value).real_or_null(r.ci_low).real_or_null(r.ci_high);
       q.integer(r.n).integer(r.n_failed).integer(r.n_unparsed).integer(r.is_group ? 1 : 0);
-      q.text_or_null(r.aggregation);
+      q.text_or_null(r.aggregation).integer(r.n_judge_failed);
       q.run();
     }
     exec("RELEASE put_task_results");
@@ -612,7 +656,7 @@ std::vector<StoredScore> Store::load_all_scores(const std::string& run_id) {
 
 std::vector<TaskResult> Store::load_task_results(const std::string& run_id) {
   Query q(prepare("SELECT task, metric, value, stderr, ci_low, ci_high, n, n_failed, n_unparsed, is_group, "
-                  "aggregation FROM task_results WHERE run_id = ? ORDER BY rowid"),
+                  "aggregation, n_judge_failed FROM task_results WHERE run_id = ? ORDER BY rowid"),
           m_path);
   q.text(run_id);
   std::vector<TaskResult> out;
@@ -629,6 +673,7 @@ std::vector<TaskResult> Store::load_task_results(const std::string& run_id) {
     r.n_unparsed = q.integer_at(8);
     r.is_group = q.integer_at(9) != 0;
     r.aggregation = q.text_at(10);
+    r.n_judge_failed = q.integer_at(11);
     out.push_back(std::move(r));
   }
   return out;
@@ -672,6 +717,42 @@ void Store::cache_put(const std::string& key, const Response& response) {
   Query q(prepare("INSERT OR REPLACE INTO cache(key, response_json, created_at) VALUES (?, ?, ?)"), m_path);
   q.text(key).text(dump_json(j)).text(utc_now_iso8601());
   q.run();
+}
+
+void Store::put_judgement(const std::string& run_id, const StoredJudgement& j, const nlohmann::json& request) {
+  Query q(prepare("INSERT OR REPLACE INTO judgements(run_id, task, sample_id, turn, attempt, request_json, status, text, "
+                  "rating, failure_kind, failure_message, from_cache, created_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+          m_path);
+  q.text(run_id).text(j.task).text(j.sample_id).integer(j.turn).integer(j.attempt).text(dump_json(request));
+  q.text(j.status).text_or_null(j.response.text).real_or_null(j.rating);
+  if (j.response.ok()) q.null();
+  else q.text(to_string(j.response.failure));
+  q.text_or_null(j.response.message).integer(j.response.from_cache ? 1 : 0).text(utc_now_iso8601());
+  q.run();
+}
+
+std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, const std::string& task) {
+  Query q(prepare("SELECT task, sample_id, turn, attempt, status, text, rating, failure_kind, failure_message, from_cache "
+                  "FROM judgements WHERE run_id = ? AND task = ? ORDER BY sample_id, turn, attempt"),
+          m_path);
+  q.text(run_id).text(task);
+  std::vector<StoredJudgement> out;
+  while (q.step()) {
+    StoredJudgement j;
+    j.task = q.text_at(0);
+    j.sample_id = q.text_at(1);
+    j.turn = static_cast<int>(q.integer_at(2));
+    j.attempt = static_cast<int>(q.integer_at(3));
+    j.status = q.text_at(4);
+    j.response.text = q.text_at(5);
+    j.rating = q.real_at(6);
+    if (!q.is_null(7)) j.response.failure = parse_failure_kind(q.text_at(7));
+    j.response.message = q.text_at(8);
+    j.response.from_cache = q.integer_at(9) != 0;
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 #undef KEVAL_RUN_COLUMNS

@@ -48,6 +48,17 @@ struct StoredScore {
   nlohmann::json score;       // the scorer's per-sample record
 };
 
+// One attempt of the judge at one turn of one sample.
+struct StoredJudgement {
+  std::string task;
+  std::string sample_id;
+  int turn = 0;
+  int attempt = 0;               // 0, 1, … (an unreadable verdict is asked again)
+  std::string status;            // ok | unparsed | failed
+  Response response;             // the judge's raw verdict, or its failure
+  std::optional<double> rating;  // read from the verdict (status ok)
+};
+
 // One (task or group, metric) result of a run.
 struct TaskResult {
   std::string task;
@@ -59,6 +70,7 @@ struct TaskResult {
   long long n = 0;               // samples scored
   long long n_failed = 0;
   long long n_unparsed = 0;
+  long long n_judge_failed = 0;  // samples whose judge verdict could not be had (not scored)
   bool is_group = false;
   std::string aggregation;       // for groups: macro | micro
 };
@@ -104,6 +116,10 @@ public:
   std::optional<nlohmann::json> load_request(const std::string& run_id, const std::string& task,
                                              const std::string& sample_id, int turn);
 
+  // Judge verdicts, every attempt.
+  void put_judgement(const std::string& run_id, const StoredJudgement& judgement, const nlohmann::json& request);
+  std::vector<StoredJudgement> load_judgements(const std::string& run_id, const std::string& task);
+
   // Response cache (content-addressed: the key is a hash of backend kind, model and payload).
   std::optional<Response> cache_get(const std::string& key);
   void cache_put(const std::string& key, const Response& response);
@@ -112,6 +128,7 @@ private:
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql);
   void migrate(bool fresh);
+  void upgrade();
 
   std::string m_path;
   sqlite3* m_db = nullptr;

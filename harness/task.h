@@ -48,6 +48,19 @@ struct DerivedField {
   std::map<std::string, std::string> map;
 };
 
+// How a dialogue task's answers are judged by a model (scorers/judge.h has the protocols).
+// Files are relative to datasets/ and part of the task's hash.
+struct JudgeSpec {
+  std::string protocol;                          // logickor | mt_bench
+  std::string prompts_file;                      // mt_bench: the judge prompts (JSON lines)
+  std::string references_file;                   // mt_bench: reference answers (JSON lines)
+  std::vector<std::string> reference_categories; // mt_bench: categories judged against a reference
+  std::string references_field;                  // logickor: the row's list of per-turn references
+  std::string category_field;                    // the row's category: judge metrics are also given per category
+  std::string penalty = "none";                  // none | hangul_share_sqrt | sqrt_score_if_not_korean
+  std::vector<std::string> penalty_exempt;       // sample ids the penalty is never applied to
+};
+
 struct TaskConfig {
   std::string name;
   std::string suite;
@@ -86,6 +99,7 @@ struct TaskConfig {
   std::vector<std::string> metrics;
   nlohmann::json scorer_options = nlohmann::json::object();
   std::vector<std::string> groups;  // groups this task belongs to (filled by the registry)
+  std::optional<JudgeSpec> judge;   // dialogue tasks scored by a judge model
 };
 
 struct GroupConfig {

@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "dataset.h"
+#include "judge.h"
 #include "scorer.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -215,7 +216,7 @@ const std::vector<std::string> k_task_keys = {
     "fewshot_separator", "fewshot_target", "id_field", "output_type", "system_prompt", "prompt",
     "generation_prompt", "target_delimiter", "choices", "choices_field", "choice_labels", "continuations", "option_format",
     "option_separator", "target", "derived", "turns_field", "max_turns", "generation", "scorer",
-    "scorer_options", "metrics"};
+    "scorer_options", "metrics", "judge"};
 const std::vector<std::string> k_group_keys = {"group", "description", "tasks", "aggregate"};
 const std::vector<std::string> k_output_types = {"multiple_choice", "generate", "dialogue"};
 const std::vector<std::string> k_target_kinds = {"index", "label_map", "choice_text", "text", "texts", "number"};
@@ -240,6 +241,32 @@ GroupConfig read_group(const Fields& f) {
                                  suggestion(g.aggregate, {"macro", "micro"})));
   g.source_file = f.display();
   return g;
+}
+
+JudgeSpec read_judge(const Entry& parent) {
+  Entries entries = sub_entries(parent, "judge");
+  Fields f(entries, at(parent));
+  f.check_keys({"protocol", "prompts", "references", "reference_categories", "references_field", "category_field",
+                "penalty", "penalty_exempt"});
+  JudgeSpec j;
+  j.protocol = f.string("protocol", "", true);
+  const auto protocols = judge_protocol_names();
+  if (std::find(protocols.begin(), protocols.end(), j.protocol) == protocols.end())
+    throw InputError(fmt::format("{}: unknown judge protocol '{}'{}", at(f.require("protocol")), j.protocol,
+                                 suggestion(j.protocol, protocols)));
+  j.prompts_file = f.string("prompts");
+  j.references_file = f.string("references");
+  j.reference_categories = f.strings("reference_categories");
+  j.references_field = f.string("references_field");
+  j.category_field = f.string("category_field");
+  j.penalty = f.string("penalty", "none");
+  if (std::find(k_judge_penalties.begin(), k_judge_penalties.end(), j.penalty) == k_judge_penalties.end())
+    throw InputError(fmt::format("{}: unknown penalty '{}'{}", at(f.require("penalty")), j.penalty,
+                                 suggestion(j.penalty, k_judge_penalties)));
+  j.penalty_exempt = f.strings("penalty_exempt");
+  if (j.protocol == "mt_bench" && j.prompts_file.empty())
+    throw InputError(fmt::format("{}: judge protocol 'mt_bench' needs 'prompts' (a judge prompts file)", at(parent)));
+  return j;
 }
 
 TaskConfig read_task(const Fields& f) {
@@ -364,8 +391,15 @@ TaskConfig read_task(const Fields& f) {
   } catch (const InputError& e) {
     throw InputError(fmt::format("{}: {}", at(f.entry("scorer_options") ? *f.entry("scorer_options") : f.require("scorer")), e.what()));
   }
+  if (const Entry* j = f.entry("judge")) {
+    if (t.output_type != OutputType::dialogue)
+      throw InputError(fmt::format("{}: only a dialogue task has a 'judge'", at(*j)));
+    t.judge = read_judge(*j);
+  }
   t.metrics = f.strings("metrics", true);
   auto allowed = scorer_metrics(t.scorer);
+  if (t.judge)
+    for (const auto& m : judge_metrics(t.judge->protocol)) allowed.push_back(m);
   for (const auto& m : t.metrics)
     if (std::find(allowed.begin(), allowed.end(), m) == allowed.end())
       throw InputError(fmt::format("{}: scorer '{}' does not produce metric '{}'{}", at(f.require("metrics")), t.scorer, m,

@@ -13,9 +13,20 @@ std::string number(const std::optional<double>& v, int digits = 4) {
 
 nlohmann::json optional_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 
-// Pads to a width counted in characters, so Hangul names line up.
+// Terminal columns: Hangul and other East Asian wide characters take two.
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (char32_t c : text::decode(s)) {
+    const bool wide = (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 && c <= 0xA4CF) || (c >= 0xAC00 && c <= 0xD7A3) ||
+                      (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFF00 && c <= 0xFF60) || (c >= 0xFFE0 && c <= 0xFFE6);
+    n += wide ? 2 : 1;
+  }
+  return n;
+}
+
+// Pads to a width counted in terminal columns, so Hangul names line up.
 std::string pad(const std::string& s, size_t width) {
-  size_t n = text::char_count(s);
+  size_t n = display_width(s);
   return n >= width ? s : s + std::string(width - n, ' ');
 }
 
@@ -24,17 +35,24 @@ std::string pad(const std::string& s, size_t width) {
 std::string format_results_table(const RunRecord& run, const std::vector<TaskResult>& results) {
   std::string out = fmt::format("run {}  name {}  backend {}{}  status {}\n", run.id, run.name, run.backend,
                                 run.model.empty() ? "" : "  model " + run.model, run.status);
-  size_t width = 4;
-  for (const auto& r : results) width = std::max(width, text::char_count(r.task) + (r.is_group ? 2 : 0));
+  size_t width = 4, metric_width = 24;
+  bool judged = false;  // the judge-failure column only shows when some sample's judge failed
+  for (const auto& r : results) {
+    width = std::max(width, display_width(r.task) + (r.is_group ? 2 : 0));
+    metric_width = std::max(metric_width, display_width(r.metric) + (r.is_group ? r.aggregation.size() + 3 : 0));
+    judged = judged || r.n_judge_failed > 0;
+  }
   width = std::min<size_t>(width, 48);
-  out += fmt::format("{} {:<24} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}\n", pad("task", width), "metric", "value", "stderr",
-                     "95% CI", "n", "failed", "unparsed");
+  metric_width = std::min<size_t>(metric_width, 48);
+  out += fmt::format("{} {} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}{}\n", pad("task", width), pad("metric", metric_width),
+                     "value", "stderr", "95% CI", "n", "failed", "unparsed", judged ? "  judge failed" : "");
   for (const auto& r : results) {
     std::string name = r.is_group ? "* " + r.task : r.task;
     std::string ci = r.ci_low && r.ci_high ? fmt::format("[{:.4f}, {:.4f}]", *r.ci_low, *r.ci_high) : "-";
     std::string metric = r.is_group ? fmt::format("{} ({})", r.metric, r.aggregation) : r.metric;
-    out += fmt::format("{} {:<24} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}\n", pad(name, width), metric, number(r.value),
-                       number(r.stderr_value), ci, r.n, r.n_failed, r.n_unparsed);
+    out += fmt::format("{} {} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}{}\n", pad(name, width), pad(metric, metric_width),
+                       number(r.value), number(r.stderr_value), ci, r.n, r.n_failed, r.n_unparsed,
+                       judged ? fmt::format(" {:>13}", r.n_judge_failed) : "");
   }
   bool any_group = false;
   for (const auto& r : results) any_group = any_group || r.is_group;
@@ -60,7 +78,8 @@ nlohmann::json results_json(const RunRecord& run, const std::vector<TaskResult>&
                         {"ci_high", optional_json(r.ci_high)},
                         {"n", r.n},
                         {"n_failed", r.n_failed},
-                        {"n_unparsed", r.n_unparsed}};
+                        {"n_unparsed", r.n_unparsed},
+                        {"n_judge_failed", r.n_judge_failed}};
     if (r.is_group) {
       j["group"] = true;
       j["aggregation"] = r.aggregation;

@@ -103,6 +103,14 @@ std::vector<double> values_of(const std::vector<SampleScore>& samples, const std
   return out;
 }
 
+// Means of a per-sample value that is not 0/1 (f1, hangul_share, judge ratings).
+bool is_plain_mean(const std::string& metric) {
+  static const std::set<std::string> k_plain_means = {
+      "f1", "hangul_share", "rouge_l", "chrf", "judge_score", "judge_score_no_penalty", "judge_turn1", "judge_turn2",
+      "judge_single_turn", "judge_multi_turn"};
+  return k_plain_means.count(metric) > 0;
+}
+
 // A mean that is not a proportion (f1, hangul_share): sample stderr, bootstrap interval.
 MetricEstimate mean_estimate(const std::vector<double>& v, unsigned long long seed) {
   MetricEstimate e = bootstrap(
@@ -185,8 +193,7 @@ MetricEstimate resampled(const std::string& metric, const std::vector<SampleScor
 MetricEstimate compute(const std::string& metric, const std::vector<SampleScore>& samples,
                        unsigned long long seed) {
   if (metric == "acc" || metric == "acc_norm" || metric == "em") return proportion(values_of(samples, metric));
-  if (metric == "f1" || metric == "hangul_share" || metric == "rouge_l" || metric == "chrf")
-    return mean_estimate(values_of(samples, metric), seed);
+  if (is_plain_mean(metric)) return mean_estimate(values_of(samples, metric), seed);
 
   // KoBBQ's figures leave out unparsed answers, as KoBBQ's own evaluation script does; binary F1
   // counts them wrong; correlations use parsed answers only (see MetricOnSubset).
@@ -215,8 +222,7 @@ MetricOnSubset::MetricOnSubset(std::string metric, const std::vector<SampleScore
   m_pred.assign(n, -1);
   const std::string& metric_name = m_metric;
   // Means of per-sample values (scorers/metrics.cc: proportion() and mean_estimate()).
-  static const std::set<std::string> k_means = {"acc", "acc_norm", "em", "f1", "hangul_share", "rouge_l", "chrf"};
-  if (k_means.count(metric_name)) {
+  if (metric_name == "acc" || metric_name == "acc_norm" || metric_name == "em" || is_plain_mean(metric_name)) {
     m_kind = Kind::mean;
     for (size_t i = 0; i < n; ++i) {
       auto it = samples[i].values.find(metric_name);
@@ -440,13 +446,23 @@ const std::vector<MetricInfo>& metric_infos() {
        false, false, -1},
       {"exam_points", "points of correctly answered questions / all points", true, false, -1},
       {"hangul_share", "share of letters written in Hangul, mean over samples", true, false, -1},
+      {"judge_score", "judge's rating (0-10), mean over turns then samples; penalty applied where the task has one",
+       true, false, -1},
+      {"judge_score_no_penalty", "judge's rating (0-10), mean over turns then samples, without the non-Korean penalty",
+       true, false, -1},
+      {"judge_turn1", "judge's rating of the first turn (0-10, penalty applied), mean over samples", true, false, -1},
+      {"judge_turn2", "judge's rating of the second turn (0-10, penalty applied), mean over samples", true, false, -1},
+      {"judge_single_turn", "LogicKor: judge's rating of the first answer (0-10), mean over samples", true, false, -1},
+      {"judge_multi_turn", "LogicKor: judge's rating of the follow-up answer (0-10), mean over samples", true, false, -1},
   };
   return infos;
 }
 
 const MetricInfo* find_metric(const std::string& name) {
+  // "judge_score/math" is judge_score on one category's samples.
+  const std::string base = name.substr(0, name.find('/'));
   for (const auto& m : metric_infos())
-    if (m.name == name) return &m;
+    if (m.name == base) return &m;
   return nullptr;
 }
 

@@ -16,7 +16,9 @@ namespace {
 
 // The API key comes only from the environment, so it never reaches a command line, the run's
 // configuration or the database.
-std::string api_key_from_environment() {
+std::string api_key_from_environment(bool judge) {
+  if (judge)
+    if (const char* v = std::getenv("KEVAL_JUDGE_API_KEY"); v && *v) return v;
   for (const char* name : {"KEVAL_API_KEY", "OPENAI_API_KEY"})
     if (const char* v = std::getenv(name); v && *v) return v;
   return "";
@@ -55,7 +57,7 @@ HttpEngineOptions engine_options(const BackendOptions& o) {
 class OpenAiBackend final : public Backend {
 public:
   OpenAiBackend(const BackendOptions& o, bool chat)
-      : m_chat(chat), m_engine(engine_options(o), api_key_from_environment()) {
+      : m_chat(chat), m_engine(engine_options(o), api_key_from_environment(o.judge)) {
     m_payload.model = o.model;
     m_payload.max_tokens = o.max_tokens;
     m_payload.temperature = o.temperature;

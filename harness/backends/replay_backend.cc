@@ -3,6 +3,9 @@
 //   {"task": "logickor", "id": "…", "responses": ["turn 1 answer", "turn 2 answer"]}
 //   {"task": "kobest_copa", "id": "…", "logprobs": [-1.2, -0.4]}
 // A sample with no line fails (kind `missing`): it is never scored as a wrong answer.
+// As a judge (--judge-backend replay --judge-responses FILE) it answers each turn's judge request
+// from the line's `judge` array instead:
+//   {"task": "logickor", "id": "13", "judge": ["평가: …\n점수: 9", "평가: …\n점수: 7"]}
 #include <fstream>
 #include <map>
 #include <set>
@@ -19,15 +22,17 @@ namespace keval {
 namespace {
 
 struct ReplayLine {
-  std::vector<std::string> responses;
+  std::vector<std::string> responses;  // the model's, or the judge's when the backend is a judge
   std::optional<std::vector<double>> logprobs;
   size_t line = 0;
 };
 
 class ReplayBackend final : public Backend {
 public:
-  explicit ReplayBackend(const std::string& path) : m_path(path) {
-    if (path.empty()) throw InputError("--backend replay needs --responses FILE.jsonl");
+  ReplayBackend(const std::string& path, bool judge) : m_path(path), m_judge(judge) {
+    if (path.empty())
+      throw InputError(judge ? "--judge-backend replay needs --judge-responses FILE.jsonl"
+                             : "--backend replay needs --responses FILE.jsonl");
     std::string content = read_file(path);
     std::string_view rest = text::strip_bom(content);
     size_t line_no = 0;
@@ -70,11 +75,18 @@ private:
     std::string id = j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump();
     ReplayLine entry;
     entry.line = line_no;
-    if (j.contains("response")) {
+    if (m_judge) {
+      if (!j.contains("judge")) return;  // a line for the model only
+      if (!j["judge"].is_array()) throw fail("field 'judge' must be a list of strings (one verdict a turn)");
+      for (const auto& r : j["judge"]) {
+        if (!r.is_string()) throw fail("field 'judge' must be a list of strings (one verdict a turn)");
+        entry.responses.push_back(r.get<std::string>());
+      }
+    } else if (j.contains("response")) {
       if (!j["response"].is_string()) throw fail("field 'response' must be a string");
       entry.responses.push_back(j["response"].get<std::string>());
     }
-    if (j.contains("responses")) {
+    if (!m_judge && j.contains("responses")) {
       if (!j["responses"].is_array()) throw fail("field 'responses' must be a list of strings");
       for (const auto& r : j["responses"]) {
         if (!r.is_string()) throw fail("field 'responses' must be a list of strings");
@@ -91,7 +103,7 @@ private:
       entry.logprobs = std::move(values);
       m_tasks_with_logprobs.insert(j["task"].get<std::string>());
     }
-    if (entry.responses.empty() && !entry.logprobs && !j.contains("judge"))
+    if (!m_judge && entry.responses.empty() && !entry.logprobs && !j.contains("judge"))
       throw fail("a line needs 'response', 'responses' or 'logprobs'");
     std::string key = j["task"].get<std::string>() + "/" + id;
     auto [it, inserted] = m_lines.emplace(key, std::move(entry));
@@ -115,12 +127,14 @@ private:
       return out;
     }
     if (static_cast<size_t>(r.turn) >= line.responses.size())
-      return Response::failed(FailureKind::missing, fmt::format("{}:{}: no response for turn {}", m_path, line.line, r.turn + 1));
+      return Response::failed(FailureKind::missing, fmt::format("{}:{}: no {} for turn {}", m_path, line.line,
+                                                                m_judge ? "judge verdict" : "response", r.turn + 1));
     out.text = line.responses[static_cast<size_t>(r.turn)];
     return out;
   }
 
   std::string m_path;
+  bool m_judge = false;
   std::unordered_map<std::string, ReplayLine> m_lines;
   std::set<std::string> m_tasks_with_logprobs;
 };
@@ -128,7 +142,7 @@ private:
 } // namespace
 
 std::unique_ptr<Backend> make_replay_backend(const BackendOptions& options) {
-  return std::make_unique<ReplayBackend>(options.responses_file);
+  return std::make_unique<ReplayBackend>(options.responses_file, options.judge);
 }
 
 } // namespace keval

@@ -40,6 +40,13 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string max_failures;
     bool keep_think = false;
     bool no_cache = false;
+    // The judge of dialogue tasks.
+    std::string judge_backend;
+    std::string judge_model;
+    std::vector<std::string> judge_base_urls;
+    std::string judge_responses;
+    std::string judge_command;
+    std::vector<std::string> judge_headers;
   };
   auto o = std::make_shared<Options>();
   app.add_option("--tasks", o->tasks, "Comma-separated task and group names");
@@ -69,6 +76,13 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
                  "Stop the run (exit 1, status aborted) past N failed requests, or N% of the run's requests");
   app.add_flag("--keep-think", o->keep_think, "Score <think>…</think> blocks too (by default they are removed before scoring)");
   app.add_flag("--no-cache", o->no_cache, "Send every request, even one whose response the database has cached");
+  app.add_option("--judge-backend", o->judge_backend,
+                 "Judge of dialogue tasks (LogicKor, KoMT-Bench): replay | openai-chat | openai-completions | exec");
+  app.add_option("--judge-model", o->judge_model, "Judge model name (sent to HTTP backends; recorded)");
+  app.add_option("--judge-base-url", o->judge_base_urls, "Judge server URL (repeatable)");
+  app.add_option("--judge-responses", o->judge_responses, "replay judge: recorded verdicts (JSON lines, 'judge' arrays)");
+  app.add_option("--judge-cmd", o->judge_command, "exec judge: the program to start");
+  app.add_option("--judge-header", o->judge_headers, "Judge HTTP header NAME:VALUE (repeatable; never stored)");
   app.add_flag("--json", o->json, "Print the results as JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
   return [o, &global]() {
@@ -84,7 +98,11 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
       Store store(o->db, false);
       TaskRegistry registry(global.paths());
-      summary = Runner(registry, store).resume(o->resume, progress, o->headers, !o->no_cache);
+      if (!o->judge_backend.empty() || !o->judge_model.empty() || !o->judge_base_urls.empty() ||
+          !o->judge_responses.empty() || !o->judge_command.empty())
+        throw InputError("--resume continues a stored run with its own judge; drop the --judge-* options "
+                         "(only --judge-header is given again)");
+      summary = Runner(registry, store).resume(o->resume, progress, o->headers, !o->no_cache, o->judge_headers);
     } else {
       if (o->tasks.empty()) throw InputError("--tasks is required (task and group names; `keval tasks` lists them)");
       if (o->backend.empty())
@@ -113,6 +131,24 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.mc_mode = o->mc_mode;
       options.name = o->name;
       options.show_progress = progress;
+      if (!o->judge_backend.empty()) {
+        BackendOptions judge;
+        judge.kind = o->judge_backend;
+        judge.judge = true;
+        judge.model = o->judge_model;
+        judge.base_urls = o->judge_base_urls;
+        judge.responses_file = o->judge_responses;
+        judge.command = o->judge_command;
+        judge.headers = o->judge_headers;
+        judge.concurrency = o->concurrency;
+        judge.timeout = o->timeout;
+        judge.max_retries = o->max_retries;
+        options.judge = judge;
+      } else if (!o->judge_model.empty() || !o->judge_base_urls.empty() || !o->judge_responses.empty() ||
+                 !o->judge_command.empty() || !o->judge_headers.empty()) {
+        throw InputError("--judge-model, --judge-base-url, --judge-responses, --judge-cmd and --judge-header need "
+                         "--judge-backend");
+      }
       // Check everything that can be checked before the database is touched.
       registry.resolve(options.tasks);
       make_backend(options.backend);
@@ -128,6 +164,9 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       if (summary.n_failed)
         fmt::print("{} samples failed (not scored); `keval run --resume {} --db {}` retries them\n", summary.n_failed,
                    summary.run.id, o->db);
+      if (summary.n_judge_failed)
+        fmt::print("{} samples have no readable judge verdict (not scored, not zero); `keval run --resume {} --db {}` "
+                   "asks the judge again\n", summary.n_judge_failed, summary.run.id, o->db);
       fmt::print("run id: {}\n", summary.run.id);
     }
     return 0;

@@ -1,0 +1,142 @@
+#include "judge.h"
+
+#include <cmath>
+#include <regex>
+
+#include <fmt/format.h>
+#include <utf8proc.h>
+
+#include "normalize.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace keval {
+
+const std::vector<std::string> k_judge_penalties = {"none", "hangul_share_sqrt", "sqrt_score_if_not_korean"};
+
+std::vector<std::string> judge_protocol_names() { return {"logickor", "mt_bench"}; }
+
+std::vector<std::string> judge_metrics(const std::string& protocol) {
+  if (protocol == "mt_bench") return {"judge_score", "judge_score_no_penalty", "judge_turn1", "judge_turn2"};
+  if (protocol == "logickor") return {"judge_score", "judge_single_turn", "judge_multi_turn"};
+  return {};
+}
+
+std::unique_ptr<JudgeProtocol> make_judge_protocol(const JudgeSpec& spec, JudgeData data) {
+  if (spec.protocol == "mt_bench") return detail::make_mt_bench_protocol(spec, std::move(data));
+  if (spec.protocol == "logickor") return detail::make_logickor_protocol(spec, std::move(data));
+  throw InputError(fmt::format("unknown judge protocol '{}' (known: {})", spec.protocol,
+                               text::join(judge_protocol_names(), ", ")));
+}
+
+namespace {
+
+// Removes fenced code blocks (``` … ```, an unclosed fence runs to the end) and `inline code`.
+std::string without_code(std::string_view s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    if (s.compare(i, 3, "```") == 0) {
+      const size_t close = s.find("```", i + 3);
+      if (close == std::string_view::npos) break;
+      i = close + 3;
+      continue;
+    }
+    if (s[i] == '`') {
+      const size_t close = s.find('`', i + 1);
+      const size_t line_end = s.find('\n', i + 1);
+      if (close != std::string_view::npos && (line_end == std::string_view::npos || close < line_end)) {
+        i = close + 1;
+        continue;
+      }
+    }
+    out += s[i++];
+  }
+  return out;
+}
+
+std::optional<double> rating_in_range(const std::string& number) {
+  double value = 0;
+  try {
+    value = std::stod(number);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (!std::isfinite(value) || value < 0 || value > 10) return std::nullopt;
+  return value;
+}
+
+} // namespace
+
+double korean_share(std::string_view answer) {
+  const std::string prose = without_code(answer);
+  bool any_letter = false;
+  for (char32_t cp : text::decode(prose)) {
+    const auto category = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+    if (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO) {
+      any_letter = true;
+      break;
+    }
+  }
+  return any_letter ? normalize::hangul_share(prose) : 1.0;
+}
+
+std::optional<double> bracket_rating(std::string_view verdict) {
+  // MT-Bench: "[[8]]", falling back to "[8]"; the first match counts.
+  static const std::regex doubled(R"(\[\[(\d+\.?\d*)\]\])");
+  static const std::regex single(R"(\[(\d+\.?\d*)\])");
+  const std::string text(verdict);
+  std::smatch m;
+  if (std::regex_search(text, m, doubled) || std::regex_search(text, m, single)) return rating_in_range(m[1].str());
+  return std::nullopt;
+}
+
+std::optional<double> labelled_rating(std::string_view verdict) {
+  // LogicKor: the number after "점수:", with markdown emphasis (asterisks) removed first.
+  std::string text;
+  text.reserve(verdict.size());
+  for (char c : verdict)
+    if (c != '*') text += c;
+  static const std::regex labelled(R"(점수\s*[:：]\s*(\d+(\.\d+)?))");
+  std::smatch m;
+  if (std::regex_search(text, m, labelled)) return rating_in_range(m[1].str());
+  return std::nullopt;
+}
+
+namespace detail {
+
+std::string format_placeholders(std::string_view pattern, const std::vector<std::pair<std::string, std::string>>& values) {
+  std::string out;
+  out.reserve(pattern.size() * 2);
+  size_t i = 0;
+  while (i < pattern.size()) {
+    const char c = pattern[i];
+    if ((c == '{' || c == '}') && i + 1 < pattern.size() && pattern[i + 1] == c) {
+      out += c;
+      i += 2;
+      continue;
+    }
+    if (c == '{') {
+      const size_t close = pattern.find('}', i);
+      if (close == std::string_view::npos) throw InputError(fmt::format("judge prompt: unclosed '{{' at offset {}", i));
+      const std::string name(pattern.substr(i + 1, close - i - 1));
+      bool found = false;
+      for (const auto& [key, value] : values)
+        if (key == name) {
+          out += value;
+          found = true;
+          break;
+        }
+      if (!found) throw InputError(fmt::format("judge prompt: no value for placeholder '{{{}}}'", name));
+      i = close + 1;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+} // namespace detail
+
+} // namespace keval

@@ -1,0 +1,68 @@
+#pragma once
+// A judge protocol turns a dialogue sample and the model's answers into the conversation a judge
+// model is asked, reads the judge's rating back, and turns the ratings of every turn into
+// per-sample values. Pure functions of their inputs, so they test without a judge.
+// Protocols: `mt_bench` (KoMT-Bench, judge_mt_bench.cc) and `logickor` (judge_logickor.cc);
+// pairwise comparison of two models' answers is in judge_pairwise.h.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scorer.h"
+#include "task.h"
+
+namespace keval {
+
+// The data files a protocol reads, loaded by the caller (rows of JSON lines).
+struct JudgeData {
+  std::vector<nlohmann::json> prompts;     // judge prompt records (mt_bench)
+  std::vector<nlohmann::json> references;  // reference answer records (mt_bench)
+  std::string sha256;                      // of the files' content: recorded with the run
+};
+
+class JudgeProtocol {
+public:
+  virtual ~JudgeProtocol() = default;
+  // The judge's conversation for `turn` (0-based), given the model's answers up to that turn
+  // (reasoning blocks already removed).
+  virtual std::vector<Message> prompt(const Sample& sample, int turn, const std::vector<std::string>& answers) const = 0;
+  // The rating a verdict gives; nullopt when it gives none that can be read.
+  virtual std::optional<double> rating(std::string_view verdict) const = 0;
+  // Adds the per-sample judge values (and meta.category) to `score`, from every turn's rating.
+  virtual void score(const Sample& sample, const std::vector<std::string>& answers, const std::vector<double>& ratings,
+                     SampleScore& score) const = 0;
+  // What decides its results: name, version, hash of its prompts, penalty, references. Recorded
+  // in the run's configuration so runs judged differently are never compared silently.
+  virtual nlohmann::json describe() const = 0;
+  // Metrics also reported per category (empty when the task has no category field).
+  virtual std::vector<std::string> breakdown_metrics() const = 0;
+};
+
+std::unique_ptr<JudgeProtocol> make_judge_protocol(const JudgeSpec& spec, JudgeData data);
+std::vector<std::string> judge_protocol_names();
+// The metrics a protocol's score() produces (a task lists them beside its scorer's).
+std::vector<std::string> judge_metrics(const std::string& protocol);
+extern const std::vector<std::string> k_judge_penalties;
+
+// Share of an answer written in Korean for the non-Korean penalty: Hangul letters among all
+// letters, leaving out code (fenced blocks and `inline code`), which is written in Latin letters
+// in any language. An answer with no letters outside code counts as Korean (1.0).
+double korean_share(std::string_view answer);
+
+// Shared by the protocols: "[[8]]" (or "[8]") as MT-Bench reads it, and "점수: 8" as LogicKor
+// reads it (markdown asterisks ignored). Ratings outside 0..10 are not ratings.
+std::optional<double> bracket_rating(std::string_view verdict);
+std::optional<double> labelled_rating(std::string_view verdict);
+
+namespace detail {
+std::unique_ptr<JudgeProtocol> make_mt_bench_protocol(const JudgeSpec& spec, JudgeData data);
+std::unique_ptr<JudgeProtocol> make_logickor_protocol(const JudgeSpec& spec, JudgeData data);
+// Fills {name} placeholders as Python's str.format does for the prompt files ({{ and }} escape).
+std::string format_placeholders(std::string_view pattern, const std::vector<std::pair<std::string, std::string>>& values);
+} // namespace detail
+
+} // namespace keval

@@ -1,0 +1,142 @@
+// Judge protocol `mt_bench`: KoMT-Bench's single-answer grading, as LG AI Research's FastChat fork
+// runs it. Turn 1 is judged with `single-v1` (or `single-math-v1`, with the reference answer, for
+// the categories that use references), turn 2 with the `-multi-turn` prompt, which shows the whole
+// conversation. The rating is read from "[[N]]" ("[N]" as a fallback). A penalty for answers not in
+// Korean may then apply (none, hangul_share_sqrt: rating x sqrt(korean_share), or
+// sqrt_score_if_not_korean: sqrt(rating) when less than half the answer's letters are Hangul, the
+// shape of KoMT-Bench's own detector.py rule), except for the task's exempt questions.
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "judge.h"
+#include "normalize.h"
+#include "util/error.h"
+#include "util/sha256.h"
+
+namespace keval::detail {
+namespace {
+
+constexpr int k_version = 1;
+
+std::string field_text(const nlohmann::json& fields, const std::string& key) {
+  const auto it = fields.find(key);
+  if (it == fields.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+class MtBenchProtocol final : public JudgeProtocol {
+public:
+  MtBenchProtocol(JudgeSpec spec, JudgeData data) : m_spec(std::move(spec)), m_data_sha256(std::move(data.sha256)) {
+    for (const auto& p : data.prompts) {
+      if (!p.is_object() || !p.contains("name")) continue;
+      m_prompts[p.value("name", "")] = {p.value("system_prompt", ""), p.value("prompt_template", "")};
+    }
+    for (const char* name : {"single-v1", "single-math-v1", "single-v1-multi-turn", "single-math-v1-multi-turn"})
+      if (!m_prompts.count(name))
+        throw InputError(fmt::format("{}: no judge prompt named '{}'", m_spec.prompts_file, name));
+    for (const auto& r : data.references) {
+      if (!r.is_object() || !r.contains("question_id") || !r.contains("choices")) continue;
+      std::vector<std::string> turns;
+      const auto& choices = r.at("choices");
+      if (choices.is_array() && !choices.empty() && choices[0].contains("turns"))
+        for (const auto& t : choices[0].at("turns")) turns.push_back(t.is_string() ? t.get<std::string>() : t.dump());
+      m_references[field_text(r, "question_id")] = std::move(turns);
+    }
+  }
+
+  std::vector<Message> prompt(const Sample& sample, int turn, const std::vector<std::string>& answers) const override {
+    const bool reference = uses_reference(sample);
+    std::string name = reference ? "single-math-v1" : "single-v1";
+    if (turn > 0) name += "-multi-turn";
+    const auto& [system, pattern] = m_prompts.at(name);
+    std::vector<std::pair<std::string, std::string>> values;
+    auto question = [&](int t) { return t < static_cast<int>(sample.turns.size()) ? sample.turns[static_cast<size_t>(t)] : ""; };
+    auto answer = [&](int t) { return t < static_cast<int>(answers.size()) ? answers[static_cast<size_t>(t)] : ""; };
+    if (turn == 0) {
+      values = {{"question", question(0)}, {"answer", answer(0)}};
+    } else {
+      values = {{"question_1", question(0)}, {"answer_1", answer(0)}, {"question_2", question(1)}, {"answer_2", answer(1)}};
+    }
+    if (reference) {
+      const auto it = m_references.find(sample.id);
+      if (it == m_references.end() || it->second.size() < static_cast<size_t>(turn + 1))
+        throw InputError(fmt::format("{}: no reference answer for question {} turn {}", m_spec.references_file,
+                                     sample.id, turn + 1));
+      values.push_back({"ref_answer_1", it->second[0]});
+      if (turn > 0) values.push_back({"ref_answer_2", it->second[1]});
+    }
+    return {{"system", system}, {"user", format_placeholders(pattern, values)}};
+  }
+
+  std::optional<double> rating(std::string_view verdict) const override { return bracket_rating(verdict); }
+
+  void score(const Sample& sample, const std::vector<std::string>& answers, const std::vector<double>& ratings,
+             SampleScore& out) const override {
+    const bool exempt = std::find(m_spec.penalty_exempt.begin(), m_spec.penalty_exempt.end(), sample.id) !=
+                        m_spec.penalty_exempt.end();
+    double raw_sum = 0, penalised_sum = 0;
+    nlohmann::json shares = nlohmann::json::array();
+    for (size_t t = 0; t < ratings.size(); ++t) {
+      const double share = korean_share(t < answers.size() ? answers[t] : "");
+      double penalised = ratings[t];
+      if (!exempt && m_spec.penalty == "hangul_share_sqrt") penalised = ratings[t] * std::sqrt(share);
+      else if (!exempt && m_spec.penalty == "sqrt_score_if_not_korean" && share < 0.5) penalised = std::sqrt(ratings[t]);
+      raw_sum += ratings[t];
+      penalised_sum += penalised;
+      shares.push_back(share);
+      if (t < 2) out.values[t == 0 ? "judge_turn1" : "judge_turn2"] = penalised;
+    }
+    if (!ratings.empty()) {
+      const auto n = static_cast<double>(ratings.size());
+      out.values["judge_score"] = penalised_sum / n;
+      out.values["judge_score_no_penalty"] = raw_sum / n;
+    }
+    out.meta["ratings"] = ratings;
+    out.meta["korean_share"] = shares;
+    if (exempt) out.meta["penalty_exempt"] = true;
+    if (!m_spec.category_field.empty()) out.meta["category"] = field_text(sample.fields, m_spec.category_field);
+  }
+
+  nlohmann::json describe() const override {
+    std::string prompt_text;
+    for (const auto& [name, p] : m_prompts) prompt_text += name + "\n" + p.first + "\n" + p.second + "\n";
+    return {{"protocol", "mt_bench"},
+            {"version", k_version},
+            {"prompts_file", m_spec.prompts_file},
+            {"prompt_sha256", sha256_hex(prompt_text)},
+            {"references_file", m_spec.references_file},
+            {"reference_categories", m_spec.reference_categories},
+            {"data_sha256", m_data_sha256},
+            {"penalty", m_spec.penalty},
+            {"penalty_exempt", m_spec.penalty_exempt},
+            {"verdict", "[[N]]"}};
+  }
+
+  std::vector<std::string> breakdown_metrics() const override {
+    if (m_spec.category_field.empty()) return {};
+    return {"judge_score"};
+  }
+
+private:
+  bool uses_reference(const Sample& sample) const {
+    if (m_spec.category_field.empty()) return false;
+    const std::string category = field_text(sample.fields, m_spec.category_field);
+    return std::find(m_spec.reference_categories.begin(), m_spec.reference_categories.end(), category) !=
+           m_spec.reference_categories.end();
+  }
+
+  JudgeSpec m_spec;
+  std::string m_data_sha256;
+  std::map<std::string, std::pair<std::string, std::string>> m_prompts;  // name -> (system, template)
+  std::map<std::string, std::vector<std::string>> m_references;          // question id -> reference turns
+};
+
+} // namespace
+
+std::unique_ptr<JudgeProtocol> make_mt_bench_protocol(const JudgeSpec& spec, JudgeData data) {
+  return std::make_unique<MtBenchProtocol>(spec, std::move(data));
+}
+
+} // namespace keval::detail

@@ -34,6 +34,44 @@ std::string excerpt(const std::string& text) {
 
 } // namespace
 
+void ask_judge(JudgePhase& phase, std::vector<Request> requests, const std::function<bool(const Response&)>& readable,
+               const std::function<void(const Request&, const Response&, bool, int)>& on_answer) {
+  // Round 0 asks every request; round 1 asks again those whose verdict could not be read.
+  for (int round = 0; round < 2 && !requests.empty(); ++round) {
+    std::vector<Request> to_send;
+    std::vector<std::string> cache_keys;
+    for (auto& r : requests) {
+      std::string cache_key;
+      // Only readable verdicts are cached, so the second round never finds its first answer there.
+      if (phase.use_cache && round == 0)
+        if (auto payload = phase.backend.cache_payload(r)) {
+          cache_key = response_cache_key(phase.options, *payload);
+          if (auto hit = phase.store.cache_get(cache_key); hit && hit->ok() && readable(*hit)) {
+            on_answer(r, *hit, true, round);
+            phase.progress.advance(1, r.task->name + " (judge)");
+            phase.stored();
+            continue;
+          }
+        }
+      to_send.push_back(std::move(r));
+      cache_keys.push_back(std::move(cache_key));
+    }
+    std::vector<Request> again;
+    std::span<const Request> batch(to_send);
+    phase.backend.answer(batch, [&](size_t i, Response response) {
+      const Request& r = batch[i];
+      const bool ok = response.ok() && readable(response);
+      if (ok && !cache_keys[i].empty() && !response.from_cache) phase.store.cache_put(cache_keys[i], response);
+      on_answer(r, response, ok, round);
+      // A failed request was already retried by the engine; an unreadable verdict is asked again.
+      if (response.ok() && !ok) again.push_back(r);
+      phase.progress.advance(1, r.task->name + " (judge)");
+      phase.stored();
+    });
+    requests = std::move(again);
+  }
+}
+
 TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const TaskConfig& task,
                         const std::vector<Sample>& samples, const AnswersOf& answers_of) {
   TaskVerdicts out;
@@ -43,81 +81,101 @@ TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const 
     next_attempt[key] = std::max(next_attempt[key], j.attempt + 1);
     if (j.status == "ok" && j.rating) out.ratings[key] = *j.rating;
   }
-
-  struct Pending {
-    const Sample* sample;
-    int turn;
-    std::vector<std::string> answers;
-  };
-  std::vector<Pending> pending;
+  std::vector<Request> requests;
   for (const auto& s : samples) {
     auto answers = answers_of(s);
     if (!answers) continue;
-    for (int turn = 0; turn < static_cast<int>(s.turns.size()); ++turn)
-      if (!out.ratings.count(verdict_key(s.task, s.id, turn))) pending.push_back({&s, turn, *answers});
-  }
-
-  // Round 0 asks every pending turn; round 1 asks again those whose verdict had no rating.
-  for (int round = 0; round < 2 && !pending.empty(); ++round) {
-    std::vector<Request> requests;
-    std::vector<std::string> cache_keys;
-    std::vector<const Pending*> asked;
-    for (const auto& p : pending) {
-      Request r;
-      r.key = verdict_key(p.sample->task, p.sample->id, p.turn);
-      r.kind = RequestKind::generate;
-      r.task = &task;
-      r.sample = p.sample;
-      r.turn = p.turn;
-      r.messages = protocol.prompt(*p.sample, p.turn, p.answers);
-      for (const auto& m : r.messages) r.prompt += (r.prompt.empty() ? "" : "\n\n") + m.content;
-      r.generation.max_tokens = k_judge_max_tokens;
-      r.generation.temperature = 0;
-      std::string cache_key;
-      // Only readable verdicts are cached, so the second round never finds its first answer there.
-      if (phase.use_cache && round == 0)
-        if (auto payload = phase.backend.cache_payload(r)) {
-          cache_key = response_cache_key(phase.options, *payload);
-          if (auto hit = phase.store.cache_get(cache_key); hit && hit->ok())
-            if (auto rating = protocol.rating(hit->text)) {
-              StoredJudgement j{p.sample->task, p.sample->id, p.turn, next_attempt[r.key]++, "ok", *hit, rating};
-              phase.store.put_judgement(phase.run_id, j, judge_request_json(r));
-              out.ratings[r.key] = *rating;
-              phase.progress.advance(1, task.name + " (judge)");
-              phase.stored();
-              continue;
-            }
-        }
+    for (int turn = 0; turn < static_cast<int>(s.turns.size()); ++turn) {
+      if (out.ratings.count(verdict_key(s.task, s.id, turn))) continue;
+      Request r = judge_request(task, s, turn, protocol.prompt(s, turn, *answers));
       requests.push_back(std::move(r));
-      cache_keys.push_back(std::move(cache_key));
-      asked.push_back(&p);
     }
-    std::vector<Pending> again;
-    std::span<const Request> batch(requests);
-    phase.backend.answer(batch, [&](size_t i, Response response) {
-      const Request& r = batch[i];
-      StoredJudgement j{r.sample->task, r.sample->id, r.turn, next_attempt[r.key]++, "failed", response, std::nullopt};
-      if (response.ok()) {
-        j.rating = protocol.rating(response.text);
-        j.status = j.rating ? "ok" : "unparsed";
-      }
-      phase.store.put_judgement(phase.run_id, j, judge_request_json(r));
-      if (j.rating) {
-        out.ratings[r.key] = *j.rating;
-        out.failures.erase(r.key);
-        if (!cache_keys[i].empty() && !response.from_cache) phase.store.cache_put(cache_keys[i], response);
-      } else if (response.ok()) {
-        out.failures[r.key] = fmt::format("the judge's verdict gives no rating ({} attempts): \"{}\"", round + 1,
-                                          excerpt(response.text));
-        again.push_back(*asked[i]);
-      } else {
-        // The engine has already retried what can be retried.
-        out.failures[r.key] = fmt::format("judge request failed ({}): {}", to_string(response.failure), response.message);
-      }
-      phase.progress.advance(1, task.name + " (judge)");
-      phase.stored();
-    });
-    pending = std::move(again);
+  }
+  ask_judge(
+      phase, std::move(requests), [&](const Response& r) { return protocol.rating(r.text).has_value(); },
+      [&](const Request& r, const Response& response, bool readable, int round) {
+        StoredJudgement j{r.sample->task, r.sample->id, r.turn, next_attempt[r.key]++, "failed", response, std::nullopt};
+        if (readable) {
+          j.rating = protocol.rating(response.text);
+          j.status = "ok";
+          out.ratings[r.key] = *j.rating;
+          out.failures.erase(r.key);
+        } else if (response.ok()) {
+          j.status = "unparsed";
+          out.failures[r.key] = fmt::format("the judge's verdict gives no rating ({} attempts): \"{}\"", round + 1,
+                                            excerpt(response.text));
+        } else {
+          out.failures[r.key] = fmt::format("judge request failed ({}): {}", to_string(response.failure), response.message);
+        }
+        phase.store.put_judgement(phase.run_id, j, judge_request_json(r));
+      });
+  return out;
+}
+
+Request judge_request(const TaskConfig& task, const Sample& sample, int turn, std::vector<Message> messages) {
+  Request r;
+  r.key = verdict_key(sample.task, sample.id, turn);
+  r.kind = RequestKind::generate;
+  r.task = &task;
+  r.sample = &sample;
+  r.turn = turn;
+  r.messages = std::move(messages);
+  for (const auto& m : r.messages) r.prompt += (r.prompt.empty() ? "" : "\n\n") + m.content;
+  r.generation.max_tokens = k_judge_max_tokens;
+  r.generation.temperature = 0;
+  return r;
+}
+
+PairwiseResult judge_pairwise(JudgePhase& phase, const PairwiseProtocol& protocol, const TaskConfig& task,
+                              const std::vector<Sample>& samples, const RunAnswers& a, const RunAnswers& b) {
+  PairwiseResult out;
+  std::vector<Request> requests;
+  for (const auto& s : samples) {
+    std::vector<std::string> answers_a, answers_b;
+    for (int turn = 0; turn < static_cast<int>(s.turns.size()); ++turn) {
+      auto ia = a.find(verdict_key(s.task, s.id, turn));
+      auto ib = b.find(verdict_key(s.task, s.id, turn));
+      if (ia == a.end() || ib == b.end()) break;
+      answers_a.push_back(ia->second);
+      answers_b.push_back(ib->second);
+    }
+    if (answers_a.size() != s.turns.size()) continue;  // a sample one of the runs did not answer
+    for (int turn = 0; turn < static_cast<int>(s.turns.size()); ++turn) {
+      requests.push_back(judge_request(task, s, 2 * turn, protocol.prompt(s, turn, answers_a, answers_b)));
+      requests.push_back(judge_request(task, s, 2 * turn + 1, protocol.prompt(s, turn, answers_b, answers_a)));
+    }
+  }
+  std::map<std::string, std::optional<PairVerdict>> verdicts;  // "<task>/<id>/<2 turn + order>"
+  std::map<std::string, std::string> failures;
+  ask_judge(
+      phase, requests, [](const Response& r) { return pair_verdict(r.text).has_value(); },
+      [&](const Request& r, const Response& response, bool readable, int) {
+        verdicts[r.key] = readable ? pair_verdict(response.text) : std::nullopt;
+        if (!readable)
+          failures[r.key] = response.ok() ? "the judge's verdict names no [[A]], [[B]] or [[C]]"
+                                          : fmt::format("judge request failed ({}): {}", to_string(response.failure),
+                                                        response.message);
+      });
+  for (size_t i = 0; i + 1 < requests.size(); i += 2) {
+    const Request& a_first = requests[i];
+    const Request& b_first = requests[i + 1];
+    const size_t turn = static_cast<size_t>(a_first.turn / 2);
+    if (out.turns.size() <= turn) out.turns.resize(turn + 1);
+    PairwiseTally& tally = out.turns[turn];
+    const auto& v1 = verdicts[a_first.key];
+    const auto& v2 = verdicts[b_first.key];
+    if (!v1 || !v2) {
+      ++tally.judge_failed;
+      ++out.overall.judge_failed;
+      const std::string& why = !v1 ? failures[a_first.key] : failures[b_first.key];
+      out.failures.push_back(fmt::format("{} id {} turn {}: {}", a_first.sample->task, a_first.sample->id, turn + 1, why));
+      continue;
+    }
+    switch (combine_orders(*v1, *v2)) {
+    case PairOutcome::win: ++tally.win, ++out.overall.win; break;
+    case PairOutcome::tie: ++tally.tie, ++out.overall.tie; break;
+    case PairOutcome::loss: ++tally.loss, ++out.overall.loss; break;
+    }
   }
   return out;
 }

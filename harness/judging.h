@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "judge.h"
+#include "judge_pairwise.h"
 #include "progress.h"
 #include "store.h"
 
@@ -41,5 +42,30 @@ TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const 
 
 // What the judge is sent for a turn: temperature 0, and room for a written evaluation.
 inline constexpr int k_judge_max_tokens = 2048;
+Request judge_request(const TaskConfig& task, const Sample& sample, int turn, std::vector<Message> messages);
+
+// Sends judge requests through the phase's backend and cache. A verdict `readable` rejects is
+// asked once more; `on_answer(request, response, readable, round)` sees every answer, cached ones too.
+void ask_judge(JudgePhase& phase, std::vector<Request> requests, const std::function<bool(const Response&)>& readable,
+               const std::function<void(const Request&, const Response&, bool, int)>& on_answer);
+
+// Pairwise comparison of two runs' answers: win, tie and loss counts for model A, per turn.
+struct PairwiseTally {
+  long long win = 0, tie = 0, loss = 0;
+  long long judge_failed = 0;  // no readable verdict in one of the two orders: left out
+  long long n() const { return win + tie + loss; }
+};
+
+struct PairwiseResult {
+  std::vector<PairwiseTally> turns;  // index: turn
+  PairwiseTally overall;
+  std::vector<std::string> failures;  // why, for each question and turn left out
+};
+
+// Judges every sample both runs answered on every turn, in both orders. A judge replay file's
+// `judge` array holds, for each sample: [turn 1 A first, turn 1 B first, turn 2 A first, turn 2 B first].
+using RunAnswers = std::unordered_map<std::string, std::string>;  // "<task>/<id>/<turn>" -> answer text
+PairwiseResult judge_pairwise(JudgePhase& phase, const PairwiseProtocol& protocol, const TaskConfig& task,
+                              const std::vector<Sample>& samples, const RunAnswers& a, const RunAnswers& b);
 
 } // namespace keval

@@ -191,7 +191,16 @@ std::vector<std::string> config_differences(const RunRecord& base, const RunReco
   field("num_fewshot", "num_fewshot");
   field("mc_mode", "mc_mode");
   field("limit", "limit");
-  field("judge", "judge");
+  // The judge: which model judges decides scores; where it is served (URLs, a replay file of its
+  // verdicts, header names) does not.
+  auto judge_of = [](const nlohmann::json& config) {
+    nlohmann::json j = config.value("judge", nlohmann::json("none"));
+    if (j.is_object())
+      for (const char* where : {"responses_file", "responses_sha256", "base_urls", "header_names", "command"}) j.erase(where);
+    return j;
+  };
+  if (judge_of(a) != judge_of(b))
+    out.push_back(fmt::format("judge differs: {} vs {}", json_text(judge_of(a)), json_text(judge_of(b))));
   // Generation settings live with the backend but are not the model being compared.
   for (const char* key : {"max_tokens", "temperature"}) {
     auto get = [&](const nlohmann::json& config) {
@@ -225,6 +234,9 @@ std::vector<std::string> config_differences(const RunRecord& base, const RunReco
     else if (t.value("hash", "") != u.value("hash", ""))
       per_task.push_back(fmt::format("task {}: prompt or data changed (task hash {} vs {})", name,
                                      short_hash(t.value("hash", "")), short_hash(u.value("hash", ""))));
+    if (t.value("judge", nlohmann::json()) != u.value("judge", nlohmann::json()))
+      per_task.push_back(fmt::format("task {}: judged differently ({} vs {})", name,
+                                     json_text(t.value("judge", nlohmann::json())), json_text(u.value("judge", nlohmann::json()))));
     if (t.value("mode", "") != u.value("mode", ""))
       per_task.push_back(fmt::format("task {}: asked by {} vs {}", name, t.value("mode", "?"), u.value("mode", "?")));
   }

@@ -97,13 +97,42 @@ std::optional<double> labelled_rating(std::string_view verdict) {
   text.reserve(verdict.size());
   for (char c : verdict)
     if (c != '*') text += c;
-  static const std::regex labelled(R"(점수\s*[:：]\s*(\d+(\.\d+)?))");
+  // std::regex reads bytes: the full-width colon (three bytes) is an alternative, not a set member.
+  static const std::regex labelled(R"(점수\s*(?::|：)\s*(\d+(\.\d+)?))");
   std::smatch m;
   if (std::regex_search(text, m, labelled)) return rating_in_range(m[1].str());
   return std::nullopt;
 }
 
 namespace detail {
+
+std::string field_text(const nlohmann::json& fields, const std::string& key) {
+  const auto it = fields.find(key);
+  if (it == fields.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+JudgePrompts judge_prompts(const JudgeData& data, const std::string& file, const std::vector<std::string>& required) {
+  JudgePrompts out;
+  for (const auto& p : data.prompts)
+    if (p.is_object() && p.contains("name"))
+      out[p.value("name", "")] = {p.value("system_prompt", ""), p.value("prompt_template", "")};
+  for (const auto& name : required)
+    if (!out.count(name)) throw InputError(fmt::format("{}: no judge prompt named '{}'", file, name));
+  return out;
+}
+
+std::map<std::string, std::vector<std::string>> reference_answers(const JudgeData& data) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& r : data.references) {
+    if (!r.is_object() || !r.contains("choices") || !r.at("choices").is_array() || r.at("choices").empty()) continue;
+    std::vector<std::string> turns;
+    for (const auto& t : r.at("choices")[0].value("turns", nlohmann::json::array()))
+      turns.push_back(t.is_string() ? t.get<std::string>() : t.dump());
+    out[field_text(r, "question_id")] = std::move(turns);
+  }
+  return out;
+}
 
 std::string format_placeholders(std::string_view pattern, const std::vector<std::pair<std::string, std::string>>& values) {
   std::string out;

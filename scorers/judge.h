@@ -4,6 +4,7 @@
 // per-sample values. Pure functions of their inputs, so they test without a judge.
 // Protocols: `mt_bench` (KoMT-Bench, judge_mt_bench.cc) and `logickor` (judge_logickor.cc);
 // pairwise comparison of two models' answers is in judge_pairwise.h.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,14 @@ std::optional<double> labelled_rating(std::string_view verdict);
 namespace detail {
 std::unique_ptr<JudgeProtocol> make_mt_bench_protocol(const JudgeSpec& spec, JudgeData data);
 std::unique_ptr<JudgeProtocol> make_logickor_protocol(const JudgeSpec& spec, JudgeData data);
+// A row field as text ("" when absent or null; numbers as written).
+std::string field_text(const nlohmann::json& fields, const std::string& key);
+// FastChat's judge prompt records by name -> (system prompt, template); InputError naming `file`
+// when one of `required` is missing.
+using JudgePrompts = std::map<std::string, std::pair<std::string, std::string>>;
+JudgePrompts judge_prompts(const JudgeData& data, const std::string& file, const std::vector<std::string>& required);
+// Reference answers by question id -> turns.
+std::map<std::string, std::vector<std::string>> reference_answers(const JudgeData& data);
 // Fills {name} placeholders as Python's str.format does for the prompt files ({{ and }} escape).
 std::string format_placeholders(std::string_view pattern, const std::vector<std::pair<std::string, std::string>>& values);
 } // namespace detail

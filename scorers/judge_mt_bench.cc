@@ -20,31 +20,13 @@ namespace {
 
 constexpr int k_version = 1;
 
-std::string field_text(const nlohmann::json& fields, const std::string& key) {
-  const auto it = fields.find(key);
-  if (it == fields.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 class MtBenchProtocol final : public JudgeProtocol {
 public:
-  MtBenchProtocol(JudgeSpec spec, JudgeData data) : m_spec(std::move(spec)), m_data_sha256(std::move(data.sha256)) {
-    for (const auto& p : data.prompts) {
-      if (!p.is_object() || !p.contains("name")) continue;
-      m_prompts[p.value("name", "")] = {p.value("system_prompt", ""), p.value("prompt_template", "")};
-    }
-    for (const char* name : {"single-v1", "single-math-v1", "single-v1-multi-turn", "single-math-v1-multi-turn"})
-      if (!m_prompts.count(name))
-        throw InputError(fmt::format("{}: no judge prompt named '{}'", m_spec.prompts_file, name));
-    for (const auto& r : data.references) {
-      if (!r.is_object() || !r.contains("question_id") || !r.contains("choices")) continue;
-      std::vector<std::string> turns;
-      const auto& choices = r.at("choices");
-      if (choices.is_array() && !choices.empty() && choices[0].contains("turns"))
-        for (const auto& t : choices[0].at("turns")) turns.push_back(t.is_string() ? t.get<std::string>() : t.dump());
-      m_references[field_text(r, "question_id")] = std::move(turns);
-    }
-  }
+  MtBenchProtocol(JudgeSpec spec, JudgeData data)
+      : m_spec(std::move(spec)), m_data_sha256(data.sha256),
+        m_prompts(judge_prompts(data, m_spec.prompts_file,
+                                {"single-v1", "single-math-v1", "single-v1-multi-turn", "single-math-v1-multi-turn"})),
+        m_references(reference_answers(data)) {}
 
   std::vector<Message> prompt(const Sample& sample, int turn, const std::vector<std::string>& answers) const override {
     const bool reference = uses_reference(sample);
@@ -129,8 +111,8 @@ private:
 
   JudgeSpec m_spec;
   std::string m_data_sha256;
-  std::map<std::string, std::pair<std::string, std::string>> m_prompts;  // name -> (system, template)
-  std::map<std::string, std::vector<std::string>> m_references;          // question id -> reference turns
+  JudgePrompts m_prompts;
+  std::map<std::string, std::vector<std::string>> m_references;  // question id -> reference turns
 };
 
 } // namespace

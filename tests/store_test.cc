@@ -137,7 +137,7 @@ TEST_F(StoreTest, CreatesMarksAndReopens) {
   {
     RawDb raw(nested);
     EXPECT_EQ(raw.one("PRAGMA application_id"), std::to_string(0x6B45564C));
-    EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+    EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
     EXPECT_EQ(raw.one("PRAGMA journal_mode"), "wal");
   }
   Store again(nested, false);
@@ -206,11 +206,11 @@ TEST_F(StoreTest, NewerSchemaIsRefused) {
   { Store store(m_path, true); }
   {
     RawDb raw(m_path);
-    raw.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    raw.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
   }
   const std::string message = expect_input_error([&] { Store store(m_path, false); });
   EXPECT_NE(message.find(m_path), std::string::npos) << message;
-  EXPECT_NE(message.find("schema version 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("schema version 3"), std::string::npos) << message;
 }
 
 TEST_F(StoreTest, RunRoundTrip) {
@@ -700,6 +700,68 @@ TEST_F(StoreTest, SigkillMidTransactionLeavesWholeBatches) {
   // The database still takes writes after the crash.
   store.put_response("r1", "after", "1", 0, json::object(), Response());
   EXPECT_EQ(store.load_ok_responses("r1").count("after/1/0"), 1u);
+}
+
+
+// A database written before the judge (schema 1: no judgements table, no n_judge_failed column)
+// is upgraded in place when opened, and then holds judge results like a fresh one.
+TEST_F(StoreTest, SchemaOneIsUpgradedForTheJudge) {
+  {
+    Store store(m_path, true);
+    store.create_run(make_run("r1", "run"));
+  }
+  {
+    RawDb raw(m_path);
+    raw.exec("DROP TABLE judgements");
+    raw.exec("ALTER TABLE task_results DROP COLUMN n_judge_failed");
+    raw.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    ASSERT_EQ(raw.one("SELECT count(*) FROM sqlite_master WHERE name = 'judgements'"), "0");
+  }
+
+  Store store(m_path, false);
+  ASSERT_TRUE(store.find_run("r1")) << "the upgrade must keep existing runs";
+
+  TaskResult komt;
+  komt.task = "komt_bench";
+  komt.metric = "judge_score";
+  komt.value = 6.25;
+  komt.n = 78;
+  komt.n_judge_failed = 2;
+  store.put_task_results("r1", {komt});
+  const auto results = store.load_task_results("r1");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].n_judge_failed, 2);
+  EXPECT_EQ(results[0].value, 6.25);
+
+  StoredJudgement verdict;
+  verdict.task = "komt_bench";
+  verdict.sample_id = "111";
+  verdict.turn = 1;
+  verdict.attempt = 0;
+  verdict.status = "ok";
+  verdict.response.text = "참조 답변과 일치합니다. 점수: [[9]]";
+  verdict.rating = 9;
+  StoredJudgement failed = verdict;
+  failed.attempt = 1;
+  failed.status = "failed";
+  failed.response = Response::failed(FailureKind::timeout, "judge timed out");
+  failed.rating.reset();
+  store.put_judgement("r1", verdict, json{{"model", "judge"}});
+  store.put_judgement("r1", failed, json{{"model", "judge"}});
+  const auto judgements = store.load_judgements("r1", "komt_bench");
+  ASSERT_EQ(judgements.size(), 2u);
+  EXPECT_EQ(judgements[0].sample_id, "111");
+  EXPECT_EQ(judgements[0].turn, 1);
+  EXPECT_EQ(judgements[0].status, "ok");
+  EXPECT_EQ(judgements[0].response.text, verdict.response.text);
+  EXPECT_EQ(judgements[0].rating, 9.0);
+  EXPECT_EQ(judgements[1].attempt, 1);
+  EXPECT_EQ(judgements[1].status, "failed");
+  EXPECT_EQ(judgements[1].response.failure, FailureKind::timeout);
+  EXPECT_FALSE(judgements[1].rating);
+
+  RawDb raw(m_path);
+  EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
 }
 
 } // namespace

@@ -25,6 +25,7 @@ Action add_results_command(CLI::App& app, const GlobalOptions& global);
 Action add_compare_command(CLI::App& app, const GlobalOptions& global);
 Action add_gate_command(CLI::App& app, const GlobalOptions& global);
 Action add_report_command(CLI::App& app, const GlobalOptions& global);
+Action add_pairwise_command(CLI::App& app, const GlobalOptions& global);
 
 inline constexpr const char* k_default_db = "results/keval.db";
 

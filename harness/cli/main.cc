@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   add("compare", "Paired per-task differences of two runs, with intervals and p-values", cli::add_compare_command);
   add("gate", "Fail (exit 1) when a candidate run regresses against a baseline", cli::add_gate_command);
   add("report", "Write a static HTML leaderboard of every run", cli::add_report_command);
+  add("pairwise", "Two runs' dialogue answers compared by a judge model in both orders: win, tie and loss rates", cli::add_pairwise_command);
 
   try {
     app.parse(argc, argv);

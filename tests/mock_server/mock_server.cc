@@ -10,8 +10,12 @@
 // request can succeed; attempts past --fault-attempts never fault): --p500, --p429 (with
 // --retry-after SECONDS), --pdrop (connection closed mid-reply), --pmalformed (200 with broken
 // JSON); --latency-ms with --jitter-ms; --always-status CODE answers every POST with that status.
+// --replies FILE scripts generation answers (e.g. a judge's verdicts): JSON lines
+// {"when": "text", "reply": "answer"}; the first rule whose `when` occurs in any message (or the
+// prompt) gives the answer.
 // --port 0 picks a free port; the port is printed alone on stdout's first line.
 #include <atomic>
+#include <fstream>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -43,7 +47,38 @@ struct Options {
   std::string marker = "★";
   std::string model = "mock-model";
   int threads = 160;        // one per keep-alive connection: at least the client's concurrency
+  std::vector<std::pair<std::string, std::string>> replies;  // (when, reply), first match wins
 };
+
+// The scripted reply for a request whose text holds a rule's `when`, if any.
+const std::string* scripted_reply(const Options& o, const nlohmann::json& body) {
+  std::string all;
+  if (body.contains("messages") && body["messages"].is_array())
+    for (const auto& m : body["messages"])
+      if (m.is_object() && m.contains("content") && m["content"].is_string()) all += m["content"].get<std::string>() + "\n";
+  if (body.contains("prompt")) all += body["prompt"].is_string() ? body["prompt"].get<std::string>() : body["prompt"].dump();
+  for (const auto& [when, reply] : o.replies)
+    if (all.find(when) != std::string::npos) return &reply;
+  return nullptr;
+}
+
+void load_replies(Options& o, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "keval-mock-server: cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("when") || !j.contains("reply")) {
+      std::fprintf(stderr, "keval-mock-server: %s: each line needs {\"when\": …, \"reply\": …}\n", path.c_str());
+      std::exit(2);
+    }
+    o.replies.emplace_back(j["when"].get<std::string>(), j["reply"].get<std::string>());
+  }
+}
 
 uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ULL) {
   for (unsigned char c : s) {
@@ -157,6 +192,7 @@ int main(int argc, char** argv) {
     else if (a == "--marker") o.marker = next();
     else if (a == "--model") o.model = next();
     else if (a == "--threads") o.threads = std::stoi(next());
+    else if (a == "--replies") load_replies(o, next());
     else {
       std::fprintf(stderr, "keval-mock-server: unknown option %s (see the comment atop mock_server.cc)\n", a.c_str());
       return 2;
@@ -267,6 +303,7 @@ int main(int argc, char** argv) {
       std::string answer("정답은 ");
       answer += pick_label(prompt, o.marker);
       answer += "입니다.";
+      if (const std::string* scripted = scripted_reply(o, body)) answer = *scripted;
       if (body.value("stream", false)) {
         std::string sse;
         std::string piece;
@@ -303,6 +340,7 @@ int main(int argc, char** argv) {
         } else {
           std::string text(" ");
           text += pick_label(prompts[k], o.marker);
+          if (const std::string* scripted = scripted_reply(o, body)) text = *scripted;
           c["text"] = text;
           c["logprobs"] = nullptr;
         }

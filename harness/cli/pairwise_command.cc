@@ -1,0 +1,159 @@
+// `keval pairwise`: two stored runs' answers to a judged dialogue task (KoMT-Bench) compared by a
+// judge model in both orders; prints win, tie and loss rates for run A. The judge's verdicts are
+// kept in the database's response cache, so a second (or interrupted) comparison asks again only
+// what it has not been answered.
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "judging.h"
+#include "normalize.h"
+#include "progress.h"
+#include "store.h"
+#include "util/error.h"
+
+namespace keval::cli {
+namespace {
+
+RunAnswers answers_of(Store& store, const RunRecord& run, const std::string& task) {
+  const bool keep_think = run.config.value("keep_think", false);
+  RunAnswers out;
+  for (const auto& r : store.load_responses(run.id, task))
+    if (r.response.ok())
+      out[fmt::format("{}/{}/{}", r.task, r.sample_id, r.turn)] =
+          keep_think ? r.response.text : normalize::strip_think(r.response.text);
+  return out;
+}
+
+nlohmann::json tally_json(const PairwiseTally& t) {
+  const double n = static_cast<double>(t.n());
+  auto rate = [&](long long k) { return t.n() ? nlohmann::json(static_cast<double>(k) / n) : nlohmann::json(nullptr); };
+  return {{"n", t.n()},          {"win", t.win},           {"tie", t.tie},          {"loss", t.loss},
+          {"win_rate", rate(t.win)}, {"tie_rate", rate(t.tie)}, {"loss_rate", rate(t.loss)},
+          {"n_judge_failed", t.judge_failed}};
+}
+
+std::string tally_row(const std::string& label, const PairwiseTally& t) {
+  if (!t.n()) return fmt::format("{:<6} {:>5} {:>7} {:>7} {:>7}  {:>9}\n", label, 0, "-", "-", "-", t.judge_failed);
+  const double n = static_cast<double>(t.n());
+  return fmt::format("{:<6} {:>5} {:>7.3f} {:>7.3f} {:>7.3f}  {:>9}\n", label, t.n(), static_cast<double>(t.win) / n,
+                     static_cast<double>(t.tie) / n, static_cast<double>(t.loss) / n, t.judge_failed);
+}
+
+} // namespace
+
+Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
+  struct Options {
+    std::string db = k_default_db;
+    std::string run_a, run_b;
+    std::string task = "komt_bench";
+    BackendOptions judge;
+    bool no_cache = false;
+    bool json = false;
+    bool no_progress = false;
+  };
+  auto o = std::make_shared<Options>();
+  app.add_option("RUN_A", o->run_a, "Run whose win rate is reported (id or name)")->required();
+  app.add_option("RUN_B", o->run_b, "The run it is compared with (id or name)")->required();
+  app.add_option("--db", o->db, "SQLite database")->capture_default_str();
+  app.add_option("--task", o->task, "A dialogue task judged by the mt_bench protocol")->capture_default_str();
+  app.add_option("--judge-backend", o->judge.kind, "replay | openai-chat | openai-completions | exec")->required();
+  app.add_option("--judge-model", o->judge.model, "Judge model name");
+  app.add_option("--judge-base-url", o->judge.base_urls, "Judge server URL (repeatable)");
+  app.add_option("--judge-responses", o->judge.responses_file, "replay judge: recorded verdicts (JSON lines)");
+  app.add_option("--judge-cmd", o->judge.command, "exec judge: the program to start");
+  app.add_option("--judge-header", o->judge.headers, "Judge HTTP header NAME:VALUE (repeatable; never stored)");
+  app.add_option("--concurrency", o->judge.concurrency, "Judge requests in flight")->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--timeout", o->judge.timeout, "Seconds per judge request")->capture_default_str();
+  app.add_option("--max-retries", o->judge.max_retries, "Retries of a failed judge request")->capture_default_str();
+  app.add_flag("--no-cache", o->no_cache, "Ask the judge again even where the database has its verdict cached");
+  app.add_flag("--json", o->json, "Print JSON");
+  app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
+  return [o, &global]() {
+    if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
+    TaskRegistry registry(global.paths());
+    const TaskConfig* task = registry.find_task(o->task);
+    if (!task) throw InputError(fmt::format("--task: no task '{}' (`keval tasks` lists them)", o->task));
+    if (!task->judge) throw InputError(fmt::format("--task: '{}' has no judge protocol", o->task));
+    PairwiseProtocol protocol(*task->judge, registry.judge_data(*task));
+    o->judge.judge = true;
+    auto backend = make_backend(o->judge);
+
+    Store store(o->db, false);
+    RunRecord runs[2];
+    const std::string* names[2] = {&o->run_a, &o->run_b};
+    for (int i = 0; i < 2; ++i) {
+      auto found = store.find_run(*names[i]);
+      if (!found) throw InputError(fmt::format("{}: no run '{}' in {} (`keval runs` lists them)", i == 0 ? "RUN_A" : "RUN_B",
+                                               *names[i], o->db));
+      runs[i] = *found;
+      bool has_task = false;
+      for (const auto& t : runs[i].config.value("tasks", nlohmann::json::array())) has_task = has_task || t.value("name", "") == o->task;
+      if (!has_task) throw InputError(fmt::format("run {} ({}) did not evaluate {}", runs[i].name, runs[i].id, o->task));
+    }
+    for (const auto& t : runs[0].config.at("tasks"))
+      for (const auto& u : runs[1].config.at("tasks"))
+        if (t.value("name", "") == o->task && u.value("name", "") == o->task && t.value("hash", "") != u.value("hash", ""))
+          fmt::print(stderr, "warning: the two runs evaluated different versions of {} (task hashes differ)\n", o->task);
+    const RunAnswers answers_a = answers_of(store, runs[0], o->task);
+    const RunAnswers answers_b = answers_of(store, runs[1], o->task);
+    // Samples are rebuilt as each run saw them: the questions, categories and references.
+    const std::vector<Sample> samples = registry.samples(*task, std::nullopt, std::nullopt);
+
+    Progress progress(4 * samples.size(), !o->no_progress && Progress::stderr_is_terminal());
+    size_t uncommitted = 0;
+    auto last_commit = std::chrono::steady_clock::now();
+    JudgePhase phase{store, runs[0].id, *backend, o->judge, !o->no_cache, progress, [&]() {
+                       auto now = std::chrono::steady_clock::now();
+                       if (++uncommitted >= 64 || now - last_commit > std::chrono::milliseconds(500)) {
+                         store.commit();
+                         store.begin();
+                         uncommitted = 0;
+                         last_commit = now;
+                       }
+                     }};
+    store.begin();
+    PairwiseResult result;
+    try {
+      result = judge_pairwise(phase, protocol, *task, samples, answers_a, answers_b);
+      store.commit();
+    } catch (...) {
+      store.rollback();
+      throw;
+    }
+    progress.finish();
+
+    nlohmann::json judge = {{"kind", o->judge.kind}, {"model", o->judge.model}, {"protocol", protocol.describe()}};
+    if (o->json) {
+      nlohmann::json turns = nlohmann::json::array();
+      for (size_t t = 0; t < result.turns.size(); ++t) {
+        nlohmann::json row = tally_json(result.turns[t]);
+        row["turn"] = t + 1;
+        turns.push_back(row);
+      }
+      auto run_json = [](const RunRecord& r) {
+        return nlohmann::json{{"id", r.id}, {"name", r.name}, {"model", r.model}, {"backend", r.backend}};
+      };
+      nlohmann::json out = {{"task", o->task}, {"a", run_json(runs[0])}, {"b", run_json(runs[1])}, {"judge", judge},
+                            {"turns", turns}, {"overall", tally_json(result.overall)}, {"failures", result.failures}};
+      fmt::print("{}\n", out.dump(2));
+    } else {
+      fmt::print("{}: A = {} ({}{}) vs B = {} ({}{})\n", o->task, runs[0].name, runs[0].id,
+                 runs[0].model.empty() ? "" : ", " + runs[0].model, runs[1].name, runs[1].id,
+                 runs[1].model.empty() ? "" : ", " + runs[1].model);
+      fmt::print("judge {}{}, pair-v2 prompts (sha256 {}), both orders; a win needs both orders to agree\n",
+                 o->judge.kind, o->judge.model.empty() ? "" : " " + o->judge.model,
+                 protocol.describe().value("prompt_sha256", "").substr(0, 12));
+      fmt::print("{:<6} {:>5} {:>7} {:>7} {:>7}  {:>9}\n", "turn", "n", "A wins", "ties", "A loses", "judge failed");
+      for (size_t t = 0; t < result.turns.size(); ++t) fmt::print("{}", tally_row(std::to_string(t + 1), result.turns[t]));
+      fmt::print("{}", tally_row("all", result.overall));
+      for (const auto& f : result.failures) fmt::print("judge failure: {}\n", f);
+    }
+    return 0;
+  };
+}
+
+} // namespace keval::cli

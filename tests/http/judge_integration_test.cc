@@ -1,0 +1,174 @@
+// The judge of dialogue tasks end to end: the keval binary with keval-mock-server on 127.0.0.1 as
+// the judge, scripted (--replies) to give well-formed, malformed and non-Korean verdicts.
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include "http/mock.h"
+
+namespace keval {
+namespace {
+
+using testing::MockServer;
+using testing::run_keval;
+using testing::ScratchDir;
+using testing::shell_quote;
+using testing::write_file;
+
+long long count_rows(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  long long n = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return n;
+  sqlite3_exec(db, sql.c_str(), [](void* o, int, char** v, char**) {
+    *static_cast<long long*>(o) = v[0] ? std::stoll(v[0]) : -1;
+    return 0;
+  }, &n, nullptr);
+  sqlite3_close(db);
+  return n;
+}
+
+// (metric -> result row) of one task of the latest (or a named) run.
+std::map<std::string, nlohmann::json> results_of(const std::string& db, const std::string& task, const std::string& run = "") {
+  auto r = run_keval("results --json --db " + shell_quote(db) + (run.empty() ? "" : " --run " + run));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, nlohmann::json> out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) return out;
+  for (const auto& t : j["tasks"])
+    if (t["task"] == task) out[t["metric"].get<std::string>()] = t;
+  out["run"] = j["run"];
+  return out;
+}
+
+// How often the mock was asked a prompt holding `marker`, per distinct prompt.
+std::vector<long long> asked(const MockServer& mock, const std::string& marker) {
+  std::vector<long long> out;
+  const nlohmann::json counts = mock.stats(true).value("prompt_counts", nlohmann::json::object());
+  for (const auto& [prompt, n] : counts.items())
+    if (prompt.find(marker) != std::string::npos) out.push_back(n.get<long long>());
+  return out;
+}
+
+// KoMT-Bench's first ten questions (ids 81-90): one answer in English, one the judge cannot rate,
+// the rest in Korean.
+std::string komt_answers() {
+  std::string out;
+  for (int id = 81; id <= 90; ++id) {
+    nlohmann::json turns;
+    if (id == 82) turns = {"This answer is written entirely in English (answer-82).", "Still in English (answer-82)."};
+    else if (id == 83) turns = {"하와이 여행 안내입니다. 판정불가-83", "모든 문장을 고쳤습니다. 판정불가-83"};
+    else turns = {"하와이의 문화 체험과 명소를 소개하는 글입니다. 답변 " + std::to_string(id),
+                  "요청하신 대로 다시 작성했습니다. 답변 " + std::to_string(id)};
+    out += nlohmann::json({{"task", "komt_bench"}, {"id", std::to_string(id)}, {"responses", turns}}).dump() + "\n";
+  }
+  return out;
+}
+
+std::string judge_rules() {
+  return nlohmann::json({{"when", "판정불가-83"}, {"reply", "이 답변은 평가하기 어렵습니다. 점수를 드릴 수 없습니다."}}).dump() + "\n" +
+         nlohmann::json({{"when", "answer-82"}, {"reply", "The answer is helpful and accurate. Rating: [[8]]"}}).dump() + "\n" +
+         nlohmann::json({{"when", ""}, {"reply", "평가: 질문의 요구를 대부분 충족했습니다.\n점수: [[7]]"}}).dump() + "\n";
+}
+
+TEST(Judge, MockJudgeWellFormedMalformedAndNonKoreanVerdicts) {
+  ScratchDir dir;
+  write_file(dir / "answers.jsonl", komt_answers());
+  write_file(dir / "rules.jsonl", judge_rules());
+  MockServer judge("--replies " + shell_quote(dir / "rules.jsonl"));
+  ASSERT_GT(judge.port(), 0);
+  const std::string db = dir / "k.db";
+  const std::string judge_flags = " --judge-backend openai-chat --judge-model mock-judge --judge-base-url " + judge.url();
+  auto r = run_keval("run --tasks komt_bench --limit 10 --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                     " --name first --no-progress --db " + shell_quote(db) + judge_flags);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("1 samples have no readable judge verdict"), std::string::npos) << r.out;
+
+  auto res = results_of(db, "komt_bench");
+  EXPECT_EQ(res["run"]["status"], "incomplete");
+  // Nine samples rated: id 82 at 8 on both turns, seven others at 7; id 83 is a judge failure.
+  ASSERT_TRUE(res.count("judge_score_no_penalty"));
+  EXPECT_EQ(res["judge_score_no_penalty"]["n"], 9);
+  EXPECT_EQ(res["judge_score_no_penalty"]["n_judge_failed"], 1);
+  EXPECT_EQ(res["judge_score_no_penalty"]["n_failed"], 0);
+  EXPECT_NEAR(res["judge_score_no_penalty"]["value"].get<double>(), (8.0 + 7 * 8) / 9.0, 1e-9);
+  // The English answer has no Hangul: 8 x sqrt(0) = 0 with the penalty.
+  EXPECT_NEAR(res["judge_score"]["value"].get<double>(), (0.0 + 7 * 8) / 9.0, 1e-9);
+  EXPECT_NEAR(res["judge_turn1"]["value"].get<double>(), (0.0 + 7 * 8) / 9.0, 1e-9);
+
+  // The unreadable verdicts were asked twice per turn, stored, and never scored as a zero.
+  const auto unreadable = asked(judge, "판정불가-83");
+  ASSERT_EQ(unreadable.size(), 2u);
+  for (long long n : unreadable) EXPECT_EQ(n, 2);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83' AND status = 'unparsed'"), 4);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM scores WHERE sample_id = '83' AND status = 'judge_failed'"), 1);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE status = 'ok'"), 18);
+
+  // The judge and its protocol are part of the run's recorded configuration.
+  auto runs = run_keval("runs --json --db " + shell_quote(db));
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::string config_text;
+  sqlite3_exec(handle, "SELECT config_json FROM runs WHERE name = 'first'", [](void* o, int, char** v, char**) {
+    *static_cast<std::string*>(o) = v[0];
+    return 0;
+  }, &config_text, nullptr);
+  sqlite3_close(handle);
+  const auto config = nlohmann::json::parse(config_text);
+  EXPECT_EQ(config["judge"]["kind"], "openai-chat");
+  EXPECT_EQ(config["judge"]["model"], "mock-judge");
+  const auto& task = config["tasks"][0];
+  EXPECT_EQ(task["judge"]["protocol"], "mt_bench");
+  EXPECT_EQ(task["judge"]["penalty"], "hangul_share_sqrt");
+  EXPECT_EQ(task["judge"]["prompt_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(task["judge"]["penalty_exempt"], nlohmann::json({"138", "140"}));
+
+  // --resume asks the judge again only where it has no rating: two turns, two attempts each.
+  const long long before = judge.stats().value("total", 0LL);
+  r = run_keval("run --resume first --no-progress --db " + shell_quote(db));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(judge.stats().value("total", 0LL) - before, 4);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83'"), 8);
+
+  // The same evaluation again: every readable verdict comes from the cache.
+  const long long cached_before = judge.stats().value("total", 0LL);
+  r = run_keval("run --tasks komt_bench --limit 10 --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                " --name second --no-progress --db " + shell_quote(db) + judge_flags);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(judge.stats().value("total", 0LL) - cached_before, 4);
+  auto again = results_of(db, "komt_bench", "second");
+  EXPECT_EQ(again["judge_score"]["value"], res["judge_score"]["value"]);
+}
+
+TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
+  ScratchDir dir;
+  std::string answers;
+  for (int id = 1; id <= 42; ++id)
+    answers += nlohmann::json({{"task", "logickor"}, {"id", std::to_string(id)},
+                               {"responses", {"첫 번째 질문에 대한 한국어 답변입니다.", "후속 질문에 대한 답변입니다."}}}).dump() + "\n";
+  write_file(dir / "answers.jsonl", answers);
+  // A judge that bolds its labels, as GPT-4-class judges often do; the follow-up gets a 6.
+  write_file(dir / "rules.jsonl",
+             nlohmann::json({{"when", "[후속 질문]"}, {"reply", "**평가:** 맥락과 일관됩니다.\n**점수:** 6"}}).dump() + "\n" +
+             nlohmann::json({{"when", ""}, {"reply", "**평가:** 요구 사항을 충족합니다.\n**점수: 9**"}}).dump() + "\n");
+  MockServer judge("--replies " + shell_quote(dir / "rules.jsonl"));
+  const std::string db = dir / "k.db";
+  auto r = run_keval("run --tasks logickor --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                     " --no-progress --db " + shell_quote(db) + " --judge-backend openai-chat --judge-model mock-judge" +
+                     " --judge-base-url " + judge.url());
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto res = results_of(db, "logickor");
+  EXPECT_EQ(res["run"]["status"], "complete");
+  EXPECT_DOUBLE_EQ(res["judge_single_turn"]["value"].get<double>(), 9.0);
+  EXPECT_DOUBLE_EQ(res["judge_multi_turn"]["value"].get<double>(), 6.0);
+  EXPECT_DOUBLE_EQ(res["judge_score"]["value"].get<double>(), 7.5);
+  EXPECT_EQ(res["judge_single_turn/수학(Math)"]["n"], 7);
+  EXPECT_EQ(res["judge_single_turn"]["n_judge_failed"], 0);
+  // The multi-turn judgement saw the whole conversation: both answers are in its prompt.
+  const auto multi = asked(judge, "[모델의 답변]\n첫 번째 질문에 대한 한국어 답변입니다.\n\n[후속 질문]");
+  EXPECT_EQ(multi.size(), 42u);
+  for (long long n : multi) EXPECT_EQ(n, 1);
+}
+
+} // namespace
+} // namespace keval

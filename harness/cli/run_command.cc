@@ -152,6 +152,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       // Check everything that can be checked before the database is touched.
       registry.resolve(options.tasks);
       make_backend(options.backend);
+      if (options.judge) make_backend(*options.judge);
       auto parent = std::filesystem::path(o->db).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
       Store store(o->db, true);

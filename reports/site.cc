@@ -182,7 +182,7 @@ bool higher_is_better(const std::string& metric) {
 bool is_proportion_like(const std::string& metric) {
   const MetricInfo* info = find_metric(metric);
   return info && info->higher_is_better && metric.find("diff") == std::string::npos && metric != "pearson" &&
-         metric != "spearman";
+         metric != "spearman" && metric.rfind("judge_", 0) != 0;
 }
 
 const TaskResult* result_of(const RunView& r, const std::string& entry, const std::string& metric) {
@@ -221,10 +221,11 @@ std::string score_cell(const TaskResult* r, bool compact = false) {
     ci = compact ? fmt::format("<small>±{}</small>", fixed((*r->ci_high - *r->ci_low) / 2))
                  : fmt::format("<small>[{}, {}]</small>", fixed(*r->ci_low), fixed(*r->ci_high));
   }
-  const std::string title = fmt::format("{}n = {}{}{}{}",
+  const std::string title = fmt::format("{}n = {}{}{}{}{}",
                                         r->ci_low && r->ci_high ? fmt::format("95% CI [{}, {}], ", fixed(*r->ci_low, 4), fixed(*r->ci_high, 4)) : "",
                                         r->n, r->n_failed ? fmt::format(", {} failed", r->n_failed) : "",
                                         r->n_unparsed ? fmt::format(", {} unparsed", r->n_unparsed) : "",
+                                        r->n_judge_failed ? fmt::format(", {} without a judge verdict", r->n_judge_failed) : "",
                                         r->stderr_value ? fmt::format(", stderr {:.4f}", *r->stderr_value) : "");
   return fmt::format("<td{} title=\"{}\">{}{}</td>", attrs, escape(title), fixed(*r->value), ci);
 }
@@ -538,7 +539,8 @@ std::string bar_chart(const Entry& e, const std::string& metric, const std::vect
   if (bars.empty()) return "";
   const bool higher = higher_is_better(metric);
   std::stable_sort(bars.begin(), bars.end(), [&](const Bar& a, const Bar& b) { return higher ? a.v > b.v : a.v < b.v; });
-  double lo = 0, hi = is_proportion_like(metric) ? 1.0 : 0.0;
+  // Judge ratings are on 0..10.
+  double lo = 0, hi = is_proportion_like(metric) ? 1.0 : metric.rfind("judge_", 0) == 0 ? 10.0 : 0.0;
   for (const auto& b : bars) {
     lo = std::min(lo, b.lo);
     hi = std::max(hi, b.hi);

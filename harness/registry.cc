@@ -160,6 +160,12 @@ std::string TaskRegistry::task_hash(const TaskConfig& task) {
 }
 
 std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit) {
+  SampleBuilder builder = sample_builder(task, num_fewshot, limit);
+  return builder.build(0, builder.size());
+}
+
+SampleBuilder TaskRegistry::sample_builder(const TaskConfig& task, std::optional<int> num_fewshot,
+                                           std::optional<size_t> limit) {
   focus(task);
   std::optional<DatasetRows> fewshot_rows;
   if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
@@ -167,7 +173,7 @@ std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<
   DatasetRows eval_rows = m_datasets.take(task.dataset, task.source_file);
   int k = num_fewshot.value_or(task.num_fewshot);
   if (k < 0) throw InputError("--num-fewshot must be 0 or more");
-  return build_samples(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
+  return SampleBuilder(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
 }
 
 } // namespace keval

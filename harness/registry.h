@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dataset.h"
+#include "samples.h"
 #include "task.h"
 
 namespace keval {
@@ -42,6 +43,8 @@ public:
   size_t count(const TaskConfig& task);
   // Builds a task's samples; fills the task's content hash (task file + data).
   std::vector<Sample> samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit);
+  // The same, a range at a time (see SampleBuilder).
+  SampleBuilder sample_builder(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit);
   // sha256 of the task's merged configuration and its data files.
   std::string task_hash(const TaskConfig& task);
 

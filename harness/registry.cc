@@ -169,7 +169,7 @@ SampleBuilder TaskRegistry::sample_builder(const TaskConfig& task, std::optional
   focus(task);
   std::optional<DatasetRows> fewshot_rows;
   if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
-  // Samples keep what they need of each row: the cached rows are moved into them, not copied.
+  // The builder owns the task's rows; the cache forgets them.
   DatasetRows eval_rows = m_datasets.take(task.dataset, task.source_file);
   int k = num_fewshot.value_or(task.num_fewshot);
   if (k < 0) throw InputError("--num-fewshot must be 0 or more");

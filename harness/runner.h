@@ -23,7 +23,7 @@ struct RunOptions {
   bool show_progress = false;
   size_t commit_every = 256;           // responses per transaction
   size_t batch_size = 2048;            // requests per Backend::answer call (at least 64 x concurrency)
-  size_t chunk_size = 8192;            // single-turn samples built, sent, scored and freed together
+  size_t chunk_size = 2048;            // single-turn samples built, sent, scored and freed together
   bool keep_think = false;             // score <think>…</think> too (it is always stored)
   bool use_cache = true;               // answer identical requests from the database's cache
   std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit

@@ -168,7 +168,7 @@ std::string fewshot_block(const TaskConfig& t, const CompiledTask& c, const Data
   if (k > static_cast<int>(rows.rows.size()))
     throw InputError(fmt::format("{}: {} few-shot examples asked, the few-shot source has {}", t.source_file, k, rows.rows.size()));
   for (int i = 0; i < k; ++i) {
-    PreparedRow ex = prepare(t, c, rows.rows[static_cast<size_t>(i)], rows.origins[static_cast<size_t>(i)]);
+    PreparedRow ex = prepare(t, c, rows.rows[static_cast<size_t>(i)], rows.origin(static_cast<size_t>(i)));
     std::string gold_label = ex.gold >= 0 ? ex.labels[static_cast<size_t>(ex.gold)] : "";
     std::string gold_choice = ex.gold >= 0 ? ex.choices[static_cast<size_t>(ex.gold)]
                                            : (ex.references.empty() ? "" : ex.references.front());
@@ -216,8 +216,8 @@ std::vector<Sample> SampleBuilder::build(size_t from, size_t to) {
   std::vector<Sample> samples;
   samples.reserve(to - from);
   for (size_t i = from; i < to; ++i) {
-    const std::string& origin = m_rows.origins[i];
-    PreparedRow row = prepare(t, c, std::move(m_rows.rows[i]), origin);
+    const std::string origin = m_rows.origin(i);
+    PreparedRow row = prepare(t, c, m_rows.rows[i], origin);
     Sample s;
     s.task = t.name;
     s.index = i;

@@ -13,7 +13,7 @@
 namespace keval {
 
 // Builds a task's samples a range at a time, so a large task need not hold every sample at once:
-// the rows are the one full copy, and each row moves into its sample when that is built.
+// the (compact) rows are the one full copy, each decoded when its sample is built.
 // Ranges must be asked in order, each once; a sample id seen before in any range is an error.
 class SampleBuilder {
 public:
@@ -35,7 +35,7 @@ private:
   std::unordered_set<std::string> m_ids;
 };
 
-// Every sample at once. `rows` is consumed: each row moves into its sample.
+// Every sample at once.
 std::vector<Sample> build_samples(const TaskConfig& task, DatasetRows rows, const DatasetRows* fewshot_rows,
                                   int num_fewshot, std::optional<size_t> limit);
 

@@ -86,7 +86,7 @@ TEST(Registry, KmmluReadsColumnsByHeaderName) {
   ASSERT_NE(math, nullptr);
   auto rows = r.rows(*math);
   ASSERT_EQ(rows.rows.size(), 300u);
-  EXPECT_EQ(rows.rows[0]["Category"], "Math");
+  EXPECT_EQ(rows.rows[0].at("Category"), "Math");
   auto samples = r.samples(*math, 5, 1);
   ASSERT_EQ(samples.size(), 1u);
   EXPECT_NE(samples[0].prompt.find("정답"), std::string::npos);

@@ -165,12 +165,12 @@ std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<
 }
 
 SampleBuilder TaskRegistry::sample_builder(const TaskConfig& task, std::optional<int> num_fewshot,
-                                           std::optional<size_t> limit) {
+                                           std::optional<size_t> limit, bool keep_cached) {
   focus(task);
   std::optional<DatasetRows> fewshot_rows;
   if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
-  // The builder owns the task's rows; the cache forgets them.
-  DatasetRows eval_rows = m_datasets.take(task.dataset, task.source_file);
+  DatasetRows eval_rows = keep_cached ? m_datasets.load(task.dataset, task.source_file)
+                                      : m_datasets.take(task.dataset, task.source_file);
   int k = num_fewshot.value_or(task.num_fewshot);
   if (k < 0) throw InputError("--num-fewshot must be 0 or more");
   return SampleBuilder(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);

@@ -315,12 +315,13 @@ RunSummary Runner::start(const RunOptions& options) {
       mode = options.mc_mode == "generate" || !can ? "generate" : "loglik";
     }
     // Hashed first: hashing reads the data files into the registry's cache, from which the
-    // builder then takes the rows instead of parsing them a second time.
+    // builder then copies the rows instead of parsing them a second time.
     std::string hash = m_registry.task_hash(*t);
     // Building the samples here checks every template and row before anything is stored; they
     // are built again, one task at a time, when the run executes. Only their counts are kept.
     size_t n = 0, n_requests = 0;
-    SampleBuilder builder = m_registry.sample_builder(*t, options.num_fewshot, options.limit);
+    // The rows stay cached: when this is the run's last (or only) task, execute() starts from them.
+    SampleBuilder builder = m_registry.sample_builder(*t, options.num_fewshot, options.limit, true);
     const size_t chunk = std::max<size_t>(options.chunk_size, 1);
     for (size_t from = 0; from < builder.size(); from += chunk) {
       for (const auto& s : builder.build(from, std::min(builder.size(), from + chunk))) {

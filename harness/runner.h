@@ -21,7 +21,7 @@ struct RunOptions {
   std::string mc_mode = "auto";        // loglik | generate | auto (loglik when the backend can)
   std::string name;                    // empty: generated
   bool show_progress = false;
-  size_t commit_every = 256;           // responses per transaction
+  size_t commit_every = 1024;          // responses per transaction
   size_t batch_size = 2048;            // requests per Backend::answer call (at least 64 x concurrency)
   size_t chunk_size = 2048;            // single-turn samples built, sent, scored and freed together
   bool keep_think = false;             // score <think>…</think> too (it is always stored)

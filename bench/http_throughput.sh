@@ -60,7 +60,8 @@ YAML
 }
 
 # Requests per second while keval was sending: the mock's request count over the time between
-# its first and last request (task loading and scoring excluded).
+# its first and last request (task loading excluded; single-turn tasks are built and scored a
+# chunk at a time between requests, so that part is included).
 sending_rate() {
   curl -s "http://127.0.0.1:$port/stats" | python3 -c 'import json, sys
 s = json.load(sys.stdin)

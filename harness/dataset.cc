@@ -20,7 +20,7 @@ namespace {
 // KorNLI/KorSTS hold raw double quotes, so TSV is read with quoting disabled; KMMLU's math
 // files order their columns differently, so columns are only ever read by name.
 void rows_from_delimited(const std::vector<DelimitedRow>& table, const std::string& path,
-                         std::vector<nlohmann::json>& rows, std::vector<size_t>& lines) {
+                         PackedRows& rows, std::vector<size_t>& lines) {
   if (table.empty()) throw InputError(fmt::format("{}: empty file (a header row is required)", path));
   const auto& header = table.front().cells;
   for (size_t i = 1; i < table.size(); ++i) {
@@ -37,7 +37,7 @@ void rows_from_delimited(const std::vector<DelimitedRow>& table, const std::stri
 }
 
 // jsonl: one JSON object a line (LogicKor's files start with a byte-order mark).
-void rows_from_jsonl(std::string_view content, const std::string& path, std::vector<nlohmann::json>& rows,
+void rows_from_jsonl(std::string_view content, const std::string& path, PackedRows& rows,
                      std::vector<size_t>& lines) {
   content = text::strip_bom(content);
   size_t line_no = 0;
@@ -75,7 +75,7 @@ nlohmann::json parse_json_document(std::string_view content, const std::string& 
 }
 
 // json: a top-level array of objects (CLIcK, KLUE).
-void rows_from_json(std::string_view content, const std::string& path, std::vector<nlohmann::json>& rows,
+void rows_from_json(std::string_view content, const std::string& path, PackedRows& rows,
                     std::vector<size_t>& lines) {
   nlohmann::json doc = parse_json_document(content, path);
   if (!doc.is_array()) throw InputError(fmt::format("{}: expected a top-level JSON array", path));
@@ -90,7 +90,7 @@ void rows_from_json(std::string_view content, const std::string& path, std::vect
 //   {"version": …, "data": [{"title": …, "paragraphs": [{"context": …,
 //      "qas": [{"id": …, "question": …, "answers": [{"text": …, "answer_start": N}]}]}]}]}
 // One row per question: id, title, context, question, answers (the answer texts).
-void rows_from_squad(std::string_view content, const std::string& path, std::vector<nlohmann::json>& rows,
+void rows_from_squad(std::string_view content, const std::string& path, PackedRows& rows,
                      std::vector<size_t>& lines) {
   nlohmann::json doc = parse_json_document(content, path);
   try {
@@ -118,7 +118,7 @@ void rows_from_squad(std::string_view content, const std::string& path, std::vec
 //     "problems": [{"question": …, "question_plus": …?, "choices": [5 texts], "answer": 1-5, "score": 2|3}]}]
 // One row per problem: the passage's fields, the problem's fields, `number` (the problem's 1-based
 // position in the exam) and `id` = "<passage id>/<number>".
-void rows_from_kice(std::string_view content, const std::string& path, std::vector<nlohmann::json>& rows,
+void rows_from_kice(std::string_view content, const std::string& path, PackedRows& rows,
                     std::vector<size_t>& lines) {
   nlohmann::json doc = parse_json_document(content, path);
   if (!doc.is_array()) throw InputError(fmt::format("{}: expected a top-level JSON array of passages", path));
@@ -159,6 +159,7 @@ const DatasetCache::FileRows& DatasetCache::load_file(const std::string& relativ
   std::string content = read_file(path);
   FileRows file;
   file.sha256 = sha256_hex(content);
+  file.rows.reserve(content.size());  // CBOR runs about as long as the JSON text: few reallocations
   if (format == "tsv") rows_from_delimited(parse_tsv(content), path, file.rows, file.lines);
   else if (format == "csv") rows_from_delimited(parse_csv(content, path), path, file.rows, file.lines);
   else if (format == "jsonl") rows_from_jsonl(content, path, file.rows, file.lines);
@@ -166,12 +167,14 @@ const DatasetCache::FileRows& DatasetCache::load_file(const std::string& relativ
   else if (format == "squad") rows_from_squad(content, path, file.rows, file.lines);
   else if (format == "kice") rows_from_kice(content, path, file.rows, file.lines);
   else throw InputError(fmt::format("{}: unknown dataset format '{}'", task_file, format));
+  file.rows.shrink_to_fit();
   return m_files.emplace(key, std::move(file)).first->second;
 }
 
 bool DatasetCache::keep_row(const DatasetSpec& spec, const FileRows& file, size_t i, const std::string& path,
                             const std::string& task_file) const {
-  const auto& row = file.rows[i];
+  if (spec.filter.empty()) return true;
+  const nlohmann::json row = file.rows[i];
   for (const auto& [field, value] : spec.filter) {
     auto f = row.find(field);
     if (f == row.end()) {
@@ -208,37 +211,74 @@ void DatasetCache::retain_only(const std::vector<std::string>& keep) {
 }
 
 DatasetRows DatasetCache::load(const DatasetSpec& spec, const std::string& task_file) {
-  return collect(spec, task_file, false);
+  return collect(spec, task_file);
 }
 
 DatasetRows DatasetCache::take(const DatasetSpec& spec, const std::string& task_file) {
-  DatasetRows out = collect(spec, task_file, true);
+  DatasetRows out = collect(spec, task_file);
   for (const auto& relative : spec.files) m_files.erase(spec.format + "\n" + relative);
   return out;
 }
 
-DatasetRows DatasetCache::collect(const DatasetSpec& spec, const std::string& task_file, bool take) {
+DatasetRows DatasetCache::collect(const DatasetSpec& spec, const std::string& task_file) {
   DatasetRows out;
   Sha256 hash;
   for (const auto& relative : spec.files) {
-    FileRows& file = const_cast<FileRows&>(load_file(relative, spec.format, task_file));
+    const FileRows& file = load_file(relative, spec.format, task_file);
     hash.update(file.sha256);
     std::string path = (std::filesystem::path(m_root) / relative).string();
+    out.paths.push_back(path);
+    const auto path_index = static_cast<uint32_t>(out.paths.size() - 1);
     for (size_t i = 0; i < file.rows.size(); ++i) {
       if (!keep_row(spec, file, i, path, task_file)) continue;
-      std::string origin = file.lines[i] ? fmt::format("{}:{}", path, file.lines[i]) : fmt::format("{} (item {})", path, i);
-      nlohmann::json copy = take ? std::move(file.rows[i]) : file.rows[i];
+      out.origins.push_back({path_index, static_cast<uint32_t>(file.lines[i]), static_cast<uint32_t>(i)});
+      if (spec.list_fields.empty()) {
+        out.rows.push_back_from(file.rows, i);
+        continue;
+      }
+      nlohmann::json copy = file.rows[i];
       for (const auto& field : spec.list_fields) {
         auto f = copy.find(field);
-        if (f == copy.end()) throw InputError(fmt::format("{}: field '{}' missing", origin, field));
-        if (f->is_string()) *f = parse_python_string_list(f->get<std::string>(), fmt::format("{} (field '{}')", origin, field));
+        if (f == copy.end()) throw InputError(fmt::format("{}: field '{}' missing", out.origin(out.origins.size() - 1), field));
+        if (f->is_string())
+          *f = parse_python_string_list(f->get<std::string>(),
+                                        fmt::format("{} (field '{}')", out.origin(out.origins.size() - 1), field));
       }
-      out.rows.push_back(std::move(copy));
-      out.origins.push_back(std::move(origin));
+      out.rows.push_back(copy);
     }
   }
+  out.rows.shrink_to_fit();
   out.sha256 = hash.hex_digest();
   return out;
+}
+
+void PackedRows::push_back(const nlohmann::json& row) {
+  nlohmann::json::to_cbor(row, m_bytes);
+  m_ends.push_back(m_bytes.size());
+}
+
+void PackedRows::push_back_from(const PackedRows& other, size_t i) {
+  size_t begin = i ? other.m_ends[i - 1] : 0;
+  m_bytes.insert(m_bytes.end(), other.m_bytes.begin() + static_cast<long>(begin),
+                 other.m_bytes.begin() + static_cast<long>(other.m_ends[i]));
+  m_ends.push_back(m_bytes.size());
+}
+
+nlohmann::json PackedRows::operator[](size_t i) const {
+  size_t begin = i ? m_ends[i - 1] : 0;
+  return nlohmann::json::from_cbor(m_bytes.begin() + static_cast<long>(begin), m_bytes.begin() + static_cast<long>(m_ends[i]));
+}
+
+void PackedRows::reserve(size_t bytes) { m_bytes.reserve(bytes); }
+
+void PackedRows::shrink_to_fit() {
+  m_bytes.shrink_to_fit();
+  m_ends.shrink_to_fit();
+}
+
+std::string DatasetRows::origin(size_t i) const {
+  const Origin& o = origins[i];
+  return o.line ? fmt::format("{}:{}", paths[o.path], o.line) : fmt::format("{} (item {})", paths[o.path], o.item);
 }
 
 std::string DatasetCache::json_text(const nlohmann::json& value) {

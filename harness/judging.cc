@@ -52,6 +52,8 @@ void ask_judge(JudgePhase& phase, std::vector<Request> requests, const std::func
             phase.stored();
             continue;
           }
+          // The backend sends this body as it is rather than serialising the request again.
+          r.payload = std::move(*payload);
         }
       to_send.push_back(std::move(r));
       cache_keys.push_back(std::move(cache_key));

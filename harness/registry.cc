@@ -161,14 +161,20 @@ std::string TaskRegistry::task_hash(const TaskConfig& task) {
 }
 
 std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit) {
+  SampleBuilder builder = sample_builder(task, num_fewshot, limit);
+  return builder.build(0, builder.size());
+}
+
+SampleBuilder TaskRegistry::sample_builder(const TaskConfig& task, std::optional<int> num_fewshot,
+                                           std::optional<size_t> limit, bool keep_cached) {
   focus(task);
   std::optional<DatasetRows> fewshot_rows;
   if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
-  // Samples keep what they need of each row: the cached rows are moved into them, not copied.
-  DatasetRows eval_rows = m_datasets.take(task.dataset, task.source_file);
+  DatasetRows eval_rows = keep_cached ? m_datasets.load(task.dataset, task.source_file)
+                                      : m_datasets.take(task.dataset, task.source_file);
   int k = num_fewshot.value_or(task.num_fewshot);
   if (k < 0) throw InputError("--num-fewshot must be 0 or more");
-  return build_samples(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
+  return SampleBuilder(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
 }
 
 JudgeData TaskRegistry::judge_data(const TaskConfig& task) {
@@ -181,7 +187,10 @@ JudgeData TaskRegistry::judge_data(const TaskConfig& task) {
     spec.format = "jsonl";
     DatasetRows rows = m_datasets.load(spec, task.source_file);
     hash.update(rows.sha256);
-    return std::move(rows.rows);
+    std::vector<nlohmann::json> out;
+    out.reserve(rows.rows.size());
+    for (size_t i = 0; i < rows.rows.size(); ++i) out.push_back(rows.rows[i]);
+    return out;
   };
   if (!task.judge->prompts_file.empty()) data.prompts = read(task.judge->prompts_file);
   if (!task.judge->references_file.empty()) data.references = read(task.judge->references_file);

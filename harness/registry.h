@@ -7,6 +7,7 @@
 
 #include "dataset.h"
 #include "judge.h"
+#include "samples.h"
 #include "task.h"
 
 namespace keval {
@@ -43,6 +44,10 @@ public:
   size_t count(const TaskConfig& task);
   // Builds a task's samples; fills the task's content hash (task file + data).
   std::vector<Sample> samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit);
+  // The same, a range at a time (see SampleBuilder). The cache forgets the task's rows unless
+  // `keep_cached`, for a caller that builds them again soon.
+  SampleBuilder sample_builder(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit,
+                               bool keep_cached = false);
   // sha256 of the task's merged configuration and its data files (the judge's included).
   std::string task_hash(const TaskConfig& task);
   // The files a task's judge protocol reads (empty when the task has no judge).

@@ -25,6 +25,10 @@ struct Request {
   // already starts with the task's target delimiter (usually a space); nothing is inserted.
   std::string context;
   std::vector<std::string> continuations;
+
+  // Backend::cache_payload(*this) when the runner has computed it for the cache key, so a backend
+  // whose payload is its exact body sends it without serialising the request again. Empty: not computed.
+  std::string payload;
 };
 
 enum class FailureKind { none, missing, transport, timeout, http_status, malformed, backend, aborted };

@@ -267,18 +267,19 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
     std::string name = task.at("name");
     std::vector<SampleScore> scored;
     long long failed = 0, unparsed = 0, judge_failed = 0;
-    for (const auto& s : store.load_scores(run.id, name)) {
+    // One stored score at a time: a large task's parsed score JSON is never all in memory.
+    store.for_each_score(run.id, name, [&](StoredScore&& s) {
       if (s.status == "failed") {
         ++failed;
-        continue;
+        return;
       }
       if (s.status == "judge_failed") {
         ++judge_failed;
-        continue;
+        return;
       }
       if (s.status == "unparsed") ++unparsed;
       scored.push_back(SampleScore::from_json(s.score));
-    }
+    });
     samples_of[name] = task.value("n_samples", 0);
     auto add = [&](const std::string& metric, const std::string& shown, const std::vector<SampleScore>& samples) {
       TaskResult r = to_task_result(name, shown, aggregate_metric(metric, samples));
@@ -414,14 +415,21 @@ RunSummary Runner::start(const RunOptions& options) {
                                      "--mc-mode generate (or auto)", options.backend.kind, t->name));
       mode = options.mc_mode == "generate" || !can ? "generate" : "loglik";
     }
-    // Building the samples here checks every template and row before anything is stored; they
-    // are built again, one task at a time, when the run executes.
-    size_t n = 0, n_requests = 0;
-    for (const auto& s : m_registry.samples(*t, options.num_fewshot, options.limit)) {
-      ++n;
-      n_requests += mode == "dialogue" ? s.turns.size() : 1;
-    }
+    // Hashed first: hashing reads the data files into the registry's cache, from which the
+    // builder then copies the rows instead of parsing them a second time.
     std::string hash = m_registry.task_hash(*t);
+    // Building the samples here checks every template and row before anything is stored; they
+    // are built again, one task at a time, when the run executes. Only their counts are kept.
+    size_t n = 0, n_requests = 0;
+    // The rows stay cached: when this is the run's last (or only) task, execute() starts from them.
+    SampleBuilder builder = m_registry.sample_builder(*t, options.num_fewshot, options.limit, true);
+    const size_t chunk = std::max<size_t>(options.chunk_size, 1);
+    for (size_t from = 0; from < builder.size(); from += chunk) {
+      for (const auto& s : builder.build(from, std::min(builder.size(), from + chunk))) {
+        ++n;
+        n_requests += mode == "dialogue" ? s.turns.size() : 1;
+      }
+    }
     nlohmann::json entry = {{"name", t->name}, {"version", t->version}, {"hash", hash}, {"mode", mode},
                             {"metrics", t->metrics}, {"n_samples", n}, {"n_requests", n_requests}};
     if (t->judge) add_judge(entry, *t, options.judge.has_value());
@@ -539,22 +547,92 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   };
   RunSummary summary;
   std::unordered_map<std::string, Response> failures;
+  // Sends `todo`'s requests for `turn`, a batch at a time, so a run of a million samples never
+  // holds a million prompts twice; answers from the cache or the backend land in `answers`.
+  auto send = [&](const RunTask& task, const std::vector<const Sample*>& todo, int turn,
+                  std::unordered_map<std::string, Response>& answers) {
+    for (size_t from = 0; from < todo.size(); from += batch_size) {
+      size_t to = std::min(todo.size(), from + batch_size);
+      std::vector<Request> pending;
+      std::vector<std::string> cache_keys;  // parallel to pending; empty: not cacheable
+      for (size_t k = from; k < to; ++k) {
+        const Sample& s = *todo[k];
+        Request r = build_request(task, s, turn, answers);
+        std::string cache_key;
+        if (options.use_cache) {
+          if (auto payload = backend->cache_payload(r)) {
+            cache_key = response_cache_key(options.backend, *payload);
+            if (auto hit = m_store.cache_get(cache_key); hit && hit->ok()) {
+              hit->from_cache = true;
+              m_store.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
+              answers[r.key] = std::move(*hit);
+              progress.advance(1, task.config->name);
+              stored();
+              continue;
+            }
+            // The backend sends this body as it is rather than serialising the request again.
+            r.payload = std::move(*payload);
+          }
+        }
+        pending.push_back(std::move(r));
+        cache_keys.push_back(std::move(cache_key));
+      }
+      std::span<const Request> batch(pending);
+      backend->answer(batch, [&](size_t i, Response response) {
+        const Request& r = batch[i];
+        m_store.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
+        if (response.ok() && !cache_keys[i].empty()) m_store.cache_put(cache_keys[i], response);
+        progress.advance(1, task.config->name);
+        if (response.ok()) {
+          answers[r.key] = std::move(response);
+        } else {
+          failures[r.key] = std::move(response);
+          ++failed_now;
+        }
+        stored();
+        if (max_failures && failed_now > *max_failures) throw RunAborted{};
+      });
+    }
+  };
   m_store.begin();
   try {
     for (const auto& entry : task_list) {
       RunTask task;
       task.config = m_registry.find_task(entry.at("name"));
       task.mode = entry.at("mode");
-      task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit);
       std::unordered_map<std::string, Response> answers;
       if (resuming)
         for (auto& r : m_store.load_responses(run.id, task.config->name))
           if (r.response.ok()) answers[request_key(r.task, r.sample_id, r.turn)] = std::move(r.response);
+      if (task.mode != "dialogue") {
+        // One request per sample: a chunk of samples is built, sent, scored and freed before
+        // the next, so a large task holds its dataset rows and one chunk, not every sample.
+        auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
+        SampleBuilder builder = m_registry.sample_builder(*task.config, options.num_fewshot, options.limit);
+        const size_t chunk = std::max(options.chunk_size, batch_size);
+        for (size_t from = 0; from < builder.size(); from += chunk) {
+          task.samples = builder.build(from, std::min(builder.size(), from + chunk));
+          std::vector<const Sample*> todo;
+          for (const auto& s : task.samples)
+            if (!answers.count(request_key(s.task, s.id, 0))) todo.push_back(&s);
+          send(task, todo, 0, answers);
+          for (const auto& s : task.samples) {
+            StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
+            if (score.status == "failed") ++summary.n_failed;
+            m_store.put_score(run.id, score);
+            stored();
+            // Scored: its response is no longer needed in memory.
+            answers.erase(request_key(s.task, s.id, 0));
+            failures.erase(request_key(s.task, s.id, 0));
+          }
+        }
+        continue;
+      }
+      task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit);
       int max_turns = 0;
       for (const auto& s : task.samples) max_turns = std::max(max_turns, turns_of(task, s));
       for (int turn = 0; turn < max_turns; ++turn) {
-        // Samples still to ask; their requests are built one batch at a time, so a run of a
-        // million samples never holds a million prompts twice.
+        // Samples still to ask.
         std::vector<const Sample*> todo;
         for (const auto& s : task.samples) {
           if (turn >= turns_of(task, s)) continue;
@@ -563,46 +641,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
           if (turn > 0 && !answers.count(request_key(s.task, s.id, turn - 1))) continue;
           todo.push_back(&s);
         }
-        for (size_t from = 0; from < todo.size(); from += batch_size) {
-          size_t to = std::min(todo.size(), from + batch_size);
-          std::vector<Request> pending;
-          std::vector<std::string> cache_keys;  // parallel to pending; empty: not cacheable
-          for (size_t k = from; k < to; ++k) {
-            const Sample& s = *todo[k];
-            Request r = build_request(task, s, turn, answers);
-            std::string cache_key;
-            if (options.use_cache) {
-              if (auto payload = backend->cache_payload(r)) {
-                cache_key = sha256_hex(fmt::format("{}\n{}\n{}", options.backend.kind, options.backend.model, *payload));
-                if (auto hit = m_store.cache_get(cache_key); hit && hit->ok()) {
-                  hit->from_cache = true;
-                  m_store.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
-                  answers[r.key] = std::move(*hit);
-                  progress.advance(1, task.config->name);
-                  stored();
-                  continue;
-                }
-              }
-            }
-            pending.push_back(std::move(r));
-            cache_keys.push_back(std::move(cache_key));
-          }
-          std::span<const Request> batch(pending);
-          backend->answer(batch, [&](size_t i, Response response) {
-            const Request& r = batch[i];
-            m_store.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
-            if (response.ok() && !cache_keys[i].empty()) m_store.cache_put(cache_keys[i], response);
-            progress.advance(1, task.config->name);
-            if (response.ok()) {
-              answers[r.key] = std::move(response);
-            } else {
-              failures[r.key] = std::move(response);
-              ++failed_now;
-            }
-            stored();
-            if (max_failures && failed_now > *max_failures) throw RunAborted{};
-          });
-        }
+        send(task, todo, turn, answers);
       }
       // The judge's turn, for a dialogue task that has one.
       std::unique_ptr<JudgeProtocol> protocol;

@@ -1,7 +1,8 @@
 #pragma once
 // The evaluation driver: builds every request of a run, sends what is not stored yet through a
 // Backend, stores each response as it arrives (batched transactions), then scores and
-// aggregates. A run killed at any point resumes from what the database holds.
+// aggregates. Single-turn tasks go a chunk of samples at a time, so memory stays near one task's
+// dataset rows. A run killed at any point resumes from what the database holds.
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,8 +21,9 @@ struct RunOptions {
   std::string mc_mode = "auto";        // loglik | generate | auto (loglik when the backend can)
   std::string name;                    // empty: generated
   bool show_progress = false;
-  size_t commit_every = 256;           // responses per transaction
+  size_t commit_every = 1024;          // responses per transaction
   size_t batch_size = 2048;            // requests per Backend::answer call (at least 64 x concurrency)
+  size_t chunk_size = 2048;            // single-turn samples built, sent, scored and freed together
   bool keep_think = false;             // score <think>…</think> too (it is always stored)
   bool use_cache = true;               // answer identical requests from the database's cache
   std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit

@@ -1,6 +1,6 @@
 #include "samples.h"
 
-#include <unordered_set>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -168,7 +168,7 @@ std::string fewshot_block(const TaskConfig& t, const CompiledTask& c, const Data
   if (k > static_cast<int>(rows.rows.size()))
     throw InputError(fmt::format("{}: {} few-shot examples asked, the few-shot source has {}", t.source_file, k, rows.rows.size()));
   for (int i = 0; i < k; ++i) {
-    PreparedRow ex = prepare(t, c, rows.rows[static_cast<size_t>(i)], rows.origins[static_cast<size_t>(i)]);
+    PreparedRow ex = prepare(t, c, rows.rows[static_cast<size_t>(i)], rows.origin(static_cast<size_t>(i)));
     std::string gold_label = ex.gold >= 0 ? ex.labels[static_cast<size_t>(ex.gold)] : "";
     std::string gold_choice = ex.gold >= 0 ? ex.choices[static_cast<size_t>(ex.gold)]
                                            : (ex.references.empty() ? "" : ex.references.front());
@@ -187,23 +187,37 @@ std::string fewshot_block(const TaskConfig& t, const CompiledTask& c, const Data
 
 } // namespace
 
-std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, const DatasetRows* fewshot_rows,
-                                  int num_fewshot, std::optional<size_t> limit) {
-  CompiledTask c = compile(t);
-  std::string prefix, generation_prefix;
+struct SampleBuilder::Compiled {
+  CompiledTask templates;
+};
+
+SampleBuilder::SampleBuilder(const TaskConfig& t, DatasetRows rows, const DatasetRows* fewshot_rows, int num_fewshot,
+                             std::optional<size_t> limit)
+    : m_task(&t), m_rows(std::move(rows)), m_compiled(std::make_unique<Compiled>(Compiled{compile(t)})) {
+  const CompiledTask& c = m_compiled->templates;
   if (num_fewshot > 0) {
     if (!fewshot_rows) throw InputError(fmt::format("{}: --num-fewshot {} given but the task has no 'fewshot' source", t.source_file, num_fewshot));
-    prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, false);
-    generation_prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, true);
+    m_prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, false);
+    m_generation_prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, true);
   }
-  size_t n = rows.rows.size();
-  if (limit && *limit < n) n = *limit;
+  m_size = m_rows.rows.size();
+  if (limit && *limit < m_size) m_size = *limit;
+}
+
+SampleBuilder::~SampleBuilder() = default;
+SampleBuilder::SampleBuilder(SampleBuilder&&) noexcept = default;
+
+std::vector<Sample> SampleBuilder::build(size_t from, size_t to) {
+  if (from != m_next || to < from || to > m_size)
+    throw std::logic_error(fmt::format("SampleBuilder::build({}, {}): ranges go in order, next is {}", from, to, m_next));
+  m_next = to;
+  const TaskConfig& t = *m_task;
+  const CompiledTask& c = m_compiled->templates;
   std::vector<Sample> samples;
-  samples.reserve(n);
-  std::unordered_set<std::string> ids;
-  for (size_t i = 0; i < n; ++i) {
-    const std::string& origin = rows.origins[i];
-    PreparedRow row = prepare(t, c, std::move(rows.rows[i]), origin);
+  samples.reserve(to - from);
+  for (size_t i = from; i < to; ++i) {
+    const std::string origin = m_rows.origin(i);
+    PreparedRow row = prepare(t, c, m_rows.rows[i], origin);
     Sample s;
     s.task = t.name;
     s.index = i;
@@ -215,7 +229,7 @@ std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, const D
         throw InputError(fmt::format("{}: id field '{}' is missing or empty ({})", origin, t.id_field, t.source_file));
       s.id = field_text(*id);
     }
-    if (!ids.insert(s.id).second)
+    if (!m_ids.insert(s.id).second)
       throw InputError(fmt::format("{}: sample id '{}' appears twice in task {}", origin, s.id, t.name));
 
     RowContext ctx(row, nullptr, nullptr);
@@ -228,9 +242,9 @@ std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, const D
         s.turns.push_back(field_text(turn));
       }
     } else {
-      s.prompt = prefix;
+      s.prompt = m_prefix;
       c.prompt.render_to(s.prompt, ctx);
-      s.generation_prompt = generation_prefix;
+      s.generation_prompt = m_generation_prefix;
       c.generation_prompt.render_to(s.generation_prompt, ctx);
       if (s.generation_prompt == s.prompt) s.generation_prompt.clear();  // asked() returns prompt
     }
@@ -246,6 +260,12 @@ std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, const D
     samples.push_back(std::move(s));
   }
   return samples;
+}
+
+std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, const DatasetRows* fewshot_rows,
+                                  int num_fewshot, std::optional<size_t> limit) {
+  SampleBuilder builder(t, std::move(rows), fewshot_rows, num_fewshot, limit);
+  return builder.build(0, builder.size());
 }
 
 } // namespace keval

@@ -635,13 +635,18 @@ std::vector<StoredResponse> Store::load_responses(const std::string& run_id, con
 }
 
 std::vector<StoredScore> Store::load_scores(const std::string& run_id, const std::string& task) {
+  std::vector<StoredScore> out;
+  for_each_score(run_id, task, [&](StoredScore&& s) { out.push_back(std::move(s)); });
+  return out;
+}
+
+void Store::for_each_score(const std::string& run_id, const std::string& task,
+                           const std::function<void(StoredScore&&)>& on_score) {
   Query q(prepare("SELECT task, sample_id, status, extracted, score_json FROM scores "
                   "WHERE run_id = ? AND task = ? ORDER BY sample_id"),
           m_path);
   q.text(run_id).text(task);
-  std::vector<StoredScore> out;
-  while (q.step()) out.push_back(read_score(q, m_path));
-  return out;
+  while (q.step()) on_score(read_score(q, m_path));
 }
 
 std::vector<StoredScore> Store::load_all_scores(const std::string& run_id) {

@@ -2,6 +2,7 @@
 // The one SQLite file (WAL) that holds everything keval knows: runs and their configuration,
 // every request and raw response, every sample's score, task results, and the response cache.
 // Storage knows nothing of scorers: scores are stored as JSON the scorers define.
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -111,6 +112,9 @@ public:
   std::unordered_map<std::string, Response> load_ok_responses(const std::string& run_id);
   std::vector<StoredResponse> load_responses(const std::string& run_id, const std::string& task);
   std::vector<StoredScore> load_scores(const std::string& run_id, const std::string& task);
+  // The same, one score at a time, for callers that keep less than the whole task.
+  void for_each_score(const std::string& run_id, const std::string& task,
+                      const std::function<void(StoredScore&&)>& on_score);
   std::vector<StoredScore> load_all_scores(const std::string& run_id);
   std::vector<TaskResult> load_task_results(const std::string& run_id);
   std::optional<nlohmann::json> load_request(const std::string& run_id, const std::string& task,

@@ -86,7 +86,7 @@ TEST(Registry, KmmluReadsColumnsByHeaderName) {
   ASSERT_NE(math, nullptr);
   auto rows = r.rows(*math);
   ASSERT_EQ(rows.rows.size(), 300u);
-  EXPECT_EQ(rows.rows[0]["Category"], "Math");
+  EXPECT_EQ(rows.rows[0].at("Category"), "Math");
   auto samples = r.samples(*math, 5, 1);
   ASSERT_EQ(samples.size(), 1u);
   EXPECT_NE(samples[0].prompt.find("정답"), std::string::npos);
@@ -103,6 +103,59 @@ TEST(Registry, SampleIdsAreStableAcrossLoads) {
     ASSERT_EQ(sa.size(), sb.size());
     for (size_t i = 0; i < sa.size(); ++i) EXPECT_EQ(sa[i].id, sb[i].id);
     EXPECT_EQ(real_registry().task_hash(*a), again.task_hash(*b));
+  }
+}
+
+// The runner builds single-turn tasks a chunk at a time: ranges must give exactly the samples
+// the whole task gives, few-shot prefix and row fields included.
+TEST(Registry, SamplesBuiltInRangesEqualTheWholeTask) {
+  auto& r = real_registry();
+  for (auto [name, fewshot] : {std::pair{"kobest_copa", 0}, std::pair{"kmmlu_math", 5}, std::pair{"korquad_v1", 0}}) {
+    const TaskConfig* t = r.find_task(name);
+    ASSERT_NE(t, nullptr) << name;
+    auto whole = r.samples(*t, fewshot, 50);
+    SampleBuilder builder = r.sample_builder(*t, fewshot, 50);
+    ASSERT_EQ(builder.size(), whole.size()) << name;
+    std::vector<Sample> ranged;
+    for (size_t from = 0; from < builder.size(); from += 7)
+      for (auto& s : builder.build(from, std::min(builder.size(), from + 7))) ranged.push_back(std::move(s));
+    ASSERT_EQ(ranged.size(), whole.size()) << name;
+    for (size_t i = 0; i < whole.size(); ++i) {
+      EXPECT_EQ(ranged[i].id, whole[i].id) << name;
+      EXPECT_EQ(ranged[i].index, whole[i].index) << name;
+      EXPECT_EQ(ranged[i].prompt, whole[i].prompt) << name;
+      EXPECT_EQ(ranged[i].asked(), whole[i].asked()) << name;
+      EXPECT_EQ(ranged[i].choices, whole[i].choices) << name;
+      EXPECT_EQ(ranged[i].gold, whole[i].gold) << name;
+      EXPECT_EQ(ranged[i].references, whole[i].references) << name;
+      EXPECT_EQ(ranged[i].fields, whole[i].fields) << name;
+    }
+  }
+}
+
+TEST(Registry, SampleRangesGoInOrder) {
+  auto& r = real_registry();
+  SampleBuilder builder = r.sample_builder(*r.find_task("kobest_copa"), std::nullopt, 20);
+  EXPECT_THROW(builder.build(5, 10), std::logic_error);
+  EXPECT_EQ(builder.build(0, 10).size(), 10u);
+  EXPECT_THROW(builder.build(0, 10), std::logic_error);
+  EXPECT_EQ(builder.build(10, 20).size(), 10u);
+}
+
+// Rows are kept as CBOR: what is decoded must equal what was read, number kinds included.
+TEST(Datasets, PackedRowsGiveBackTheirRows) {
+  std::vector<nlohmann::json> rows = {
+      nlohmann::json::parse(R"({"q": "질문", "n": 3, "neg": -2, "x": 0.1, "big": 1e300, "ok": true, "none": null})"),
+      nlohmann::json::parse(R"({"choices": ["사과", "배"], "nested": {"a": [1, {"b": "c"}]}, "empty": ""})"),
+      nlohmann::json::object()};
+  PackedRows packed, copied;
+  for (const auto& row : rows) packed.push_back(row);
+  for (size_t i = 0; i < packed.size(); ++i) copied.push_back_from(packed, i);
+  ASSERT_EQ(packed.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(packed[i], rows[i]);
+    EXPECT_EQ(packed[i].dump(), rows[i].dump());
+    EXPECT_EQ(copied[i].dump(), rows[i].dump());
   }
 }
 

@@ -72,7 +72,8 @@ public:
   void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
     std::vector<HttpCall> calls;
     calls.reserve(batch.size());
-    for (const auto& r : batch) calls.push_back({m_chat ? "/chat/completions" : "/completions", body(r)});
+    for (const auto& r : batch)
+      calls.push_back({m_chat ? "/chat/completions" : "/completions", r.payload.empty() ? body(r) : r.payload});
     m_engine.run(
         calls,
         [&](size_t i, const std::string& reply) {

@@ -2,6 +2,8 @@
 // the judge, scripted (--replies) to give well-formed, malformed and non-Korean verdicts.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <sqlite3.h>
 
 #include "http/mock.h"
@@ -153,10 +155,17 @@ TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
              nlohmann::json({{"when", ""}, {"reply", "**평가:** 요구 사항을 충족합니다.\n**점수: 9**"}}).dump() + "\n");
   MockServer judge("--replies " + shell_quote(dir / "rules.jsonl"));
   const std::string db = dir / "k.db";
-  auto r = run_keval("run --tasks logickor --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
-                     " --no-progress --db " + shell_quote(db) + " --judge-backend openai-chat --judge-model mock-judge" +
-                     " --judge-base-url " + judge.url());
+  const std::string secret = "sk-judge-비밀-4242";
+  auto r = testing::run_keval_env("KEVAL_JUDGE_API_KEY=" + shell_quote(secret) + " ",
+                                  "run --tasks logickor --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                                      " --no-progress --db " + shell_quote(db) +
+                                      " --judge-backend openai-chat --judge-model mock-judge --judge-base-url " + judge.url());
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  // The judge's key was sent, and is nowhere in what keval wrote.
+  EXPECT_EQ(judge.stats().value("last_authorization", ""), "Bearer " + secret);
+  EXPECT_EQ((r.out + r.err).find(secret), std::string::npos);
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    EXPECT_EQ(testing::slurp(entry.path()).find(secret), std::string::npos) << entry.path();
   auto res = results_of(db, "logickor");
   EXPECT_EQ(res["run"]["status"], "complete");
   EXPECT_DOUBLE_EQ(res["judge_single_turn"]["value"].get<double>(), 9.0);

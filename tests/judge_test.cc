@@ -21,10 +21,13 @@
 #include "metrics.h"
 #include "registry.h"
 #include "support/cli.h"
+#include "support/errors.h"
 #include "util/error.h"
 
 namespace keval {
 namespace {
+
+using testing::expect_input_error;
 
 using nlohmann::json;
 
@@ -32,19 +35,6 @@ using nlohmann::json;
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-// The InputError's message, or a test failure when `f` does not throw one.
-std::string input_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected InputError, nothing thrown";
-  return {};
-}
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
@@ -274,12 +264,12 @@ TEST(JudgeFormatPlaceholders, ValuesAreNotExpandedAgain) {
 }
 
 TEST(JudgeFormatPlaceholders, MissingPlaceholderIsAnInputError) {
-  const std::string message = input_error_of([] { detail::format_placeholders("{question} {ref_answer_1}", {{"question", "질문"}}); });
+  const std::string message = expect_input_error([] { detail::format_placeholders("{question} {ref_answer_1}", {{"question", "질문"}}); });
   EXPECT_TRUE(contains(message, "ref_answer_1")) << message;
 }
 
 TEST(JudgeFormatPlaceholders, UnclosedBraceIsAnInputError) {
-  input_error_of([] { detail::format_placeholders("점수 {question", {{"question", "질문"}}); });
+  expect_input_error([] { detail::format_placeholders("점수 {question", {{"question", "질문"}}); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +302,7 @@ TEST(JudgeProtocols, JudgedTasksListTheirProtocolsMetrics) {
 TEST(JudgeProtocols, UnknownProtocolIsAnInputError) {
   JudgeSpec spec;
   spec.protocol = "gpt4_judge";
-  const std::string message = input_error_of([&] { make_judge_protocol(spec, JudgeData{}); });
+  const std::string message = expect_input_error([&] { make_judge_protocol(spec, JudgeData{}); });
   EXPECT_TRUE(contains(message, "gpt4_judge")) << message;
   EXPECT_TRUE(contains(message, "mt_bench")) << message;  // lists the known ones
 }
@@ -321,7 +311,7 @@ TEST(JudgeProtocols, MtBenchWithoutItsPromptsIsAnInputError) {
   JudgeSpec spec;
   spec.protocol = "mt_bench";
   spec.prompts_file = "komt_bench/judge_prompts_ko.jsonl";
-  const std::string message = input_error_of([&] { make_judge_protocol(spec, JudgeData{}); });
+  const std::string message = expect_input_error([&] { make_judge_protocol(spec, JudgeData{}); });
   EXPECT_TRUE(contains(message, "judge_prompts_ko.jsonl")) << message;
 }
 
@@ -442,7 +432,7 @@ TEST(JudgeMtBench, MissingReferenceIsAnInputError) {
   Sample unknown = task.in_category("math");
   unknown.id = "999";
   const auto protocol = protocol_for(task);
-  const std::string message = input_error_of([&] { protocol->prompt(unknown, 0, {k_korean_answer}); });
+  const std::string message = expect_input_error([&] { protocol->prompt(unknown, 0, {k_korean_answer}); });
   EXPECT_TRUE(contains(message, "999")) << message;
   EXPECT_TRUE(contains(message, "gpt-4.jsonl")) << message;
 }
@@ -762,7 +752,7 @@ TEST(JudgePairwise, SecondTurnShowsBothConversationsInOrder) {
 
 TEST(JudgePairwise, NeedsAnMtBenchTask) {
   const auto& task = judged_task("logickor");
-  const std::string message = input_error_of([&] { PairwiseProtocol(task.spec(), task.data); });
+  const std::string message = expect_input_error([&] { PairwiseProtocol(task.spec(), task.data); });
   EXPECT_TRUE(contains(message, "logickor")) << message;
 }
 

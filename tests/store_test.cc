@@ -18,9 +18,12 @@
 #include <gtest/gtest.h>
 
 #include "util/error.h"
+#include "support/errors.h"
 
 namespace keval {
 namespace {
+
+using testing::expect_input_error;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -102,18 +105,6 @@ RunRecord make_run(const std::string& id, const std::string& name, const std::st
   return run;
 }
 
-std::string expect_input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected InputError, nothing thrown";
-  return {};
-}
 
 class StoreTest : public ::testing::Test {
 protected:

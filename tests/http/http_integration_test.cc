@@ -14,6 +14,7 @@ namespace keval {
 namespace {
 
 using testing::make_mock_task;
+using testing::count_rows;
 using testing::MockServer;
 using testing::run_keval;
 using testing::ScratchDir;
@@ -70,17 +71,6 @@ std::set<std::string> stored_prompts(const std::string& path) {
   return out;
 }
 
-long long count_rows(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  long long n = -1;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return n;
-  sqlite3_exec(db, sql.c_str(), [](void* o, int, char** v, char**) {
-    *static_cast<long long*>(o) = std::stoll(v[0]);
-    return 0;
-  }, &n, nullptr);
-  sqlite3_close(db);
-  return n;
-}
 
 TEST(Http, FaultsChangeNothing) {
   ScratchDir dir;

@@ -11,23 +11,13 @@
 namespace keval {
 namespace {
 
+using testing::count_rows;
 using testing::MockServer;
 using testing::run_keval;
 using testing::ScratchDir;
 using testing::shell_quote;
 using testing::write_file;
 
-long long count_rows(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  long long n = -1;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return n;
-  sqlite3_exec(db, sql.c_str(), [](void* o, int, char** v, char**) {
-    *static_cast<long long*>(o) = v[0] ? std::stoll(v[0]) : -1;
-    return 0;
-  }, &n, nullptr);
-  sqlite3_close(db);
-  return n;
-}
 
 // (metric -> result row) of one task of the latest (or a named) run.
 std::map<std::string, nlohmann::json> results_of(const std::string& db, const std::string& task, const std::string& run = "") {

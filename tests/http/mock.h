@@ -8,11 +8,25 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
 #include "support/cli.h"
 
 namespace keval::testing {
+
+// The single number `sql` selects from the database at `path` (-1 when there is none).
+inline long long count_rows(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  long long n = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return n;
+  sqlite3_exec(db, sql.c_str(), [](void* o, int, char** v, char**) {
+    *static_cast<long long*>(o) = v[0] ? std::stoll(v[0]) : -1;
+    return 0;
+  }, &n, nullptr);
+  sqlite3_close(db);
+  return n;
+}
 
 // run_keval with environment assignments ("NAME=value ") before the command.
 inline CommandResult run_keval_env(const std::string& env, const std::string& args) {

@@ -46,6 +46,11 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
     register_backend("openai-completions", make_openai_completions_backend);
     register_backend("exec", make_exec_backend);
   });
+  // The random baseline's text is a span of its prompt: as a judge it would "rate" with the
+  // prompt's own example verdict.
+  if (options.judge && options.kind == "random")
+    throw InputError("--judge-backend random cannot judge; use replay (recorded verdicts), openai-chat, "
+                     "openai-completions or exec");
   auto it = registry().find(options.kind);
   if (it == registry().end()) {
     auto kinds = backend_kinds();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include <sqlite3.h>
 
@@ -167,6 +168,74 @@ TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
   const auto multi = asked(judge, "[모델의 답변]\n첫 번째 질문에 대한 한국어 답변입니다.\n\n[후속 질문]");
   EXPECT_EQ(multi.size(), 42u);
   for (long long n : multi) EXPECT_EQ(n, 1);
+}
+
+// The judge prompts (last user message) of the verdicts stored with a rating.
+std::set<std::string> judged_prompts(const std::string& path) {
+  std::set<std::string> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
+  sqlite3_exec(db, "SELECT request_json FROM judgements WHERE status = 'ok'", [](void* o, int, char** v, char**) {
+    auto j = nlohmann::json::parse(v[0], nullptr, false);
+    if (!j.is_discarded() && j.contains("messages") && !j["messages"].empty())
+      static_cast<std::set<std::string>*>(o)->insert(j["messages"].back().value("content", ""));
+    return 0;
+  }, &out, nullptr);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(Judge, KilledWhileJudgingResumesToTheSameScores) {
+  ScratchDir dir;
+  std::string answers;
+  for (int id = 81; id <= 160; ++id) {
+    const std::string tag = id % 3 == 0 ? "특별한 답변 " : "평범한 답변 ";
+    answers += nlohmann::json({{"task", "komt_bench"}, {"id", std::to_string(id)},
+                               {"responses", {tag + std::to_string(id) + "입니다.", tag + std::to_string(id) + "을 고쳤습니다."}}})
+                   .dump() + "\n";
+  }
+  write_file(dir / "answers.jsonl", answers);
+  write_file(dir / "rules.jsonl", nlohmann::json({{"when", "특별한 답변"}, {"reply", "평가: 부족합니다. [[3]]"}}).dump() + "\n" +
+                                      nlohmann::json({{"when", ""}, {"reply", "평가: 좋습니다. [[8]]"}}).dump() + "\n");
+  const std::string rules = " --replies " + shell_quote(dir / "rules.jsonl");
+  MockServer reference_judge("--latency-ms 30" + rules);
+  MockServer judge("--latency-ms 30" + rules);
+  auto run_with = [&](const MockServer& m, const std::string& db) {
+    return " run --tasks komt_bench --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+           " --concurrency 2 --no-progress --judge-backend openai-chat --judge-model mock-judge --judge-base-url " + m.url() +
+           " --db " + shell_quote(db);
+  };
+  ASSERT_EQ(run_keval(run_with(reference_judge, dir / "ref.db")).exit_code, 0);
+  const std::string db = dir / "k.db";
+  const std::string keval = std::string(KEVAL_BINARY);
+  // 160 verdicts at 30 ms, two at a time: the kills land while the judge is being asked.
+  std::vector<std::pair<std::set<std::string>, nlohmann::json>> at_kill;
+  for (int round = 0; round < 2; ++round) {
+    const std::string cmd = (round == 0 ? keval + run_with(judge, db) + " --name victim"
+                                        : keval + " run --resume victim --no-progress --db " + shell_quote(db)) +
+                            " >/dev/null 2>&1 & pid=$!; sleep 0.8; kill -9 $pid; wait $pid";
+    std::system(cmd.c_str());
+    at_kill.emplace_back(judged_prompts(db), judge.stats(true)["prompt_counts"]);
+  }
+  auto last = run_keval("run --resume victim --no-progress --db " + shell_quote(db));
+  ASSERT_EQ(last.exit_code, 0) << last.err;
+  auto reference = results_of(dir / "ref.db", "komt_bench");
+  auto resumed = results_of(db, "komt_bench");
+  EXPECT_EQ(reference["judge_score"]["n"], 80);
+  EXPECT_EQ(resumed["run"]["status"], "complete");
+  for (const char* metric : {"judge_score", "judge_turn1", "judge_turn2", "judge_score/math"}) {
+    ASSERT_TRUE(resumed.count(metric)) << metric;
+    EXPECT_EQ(resumed[metric]["value"], reference[metric]["value"]) << metric;
+    EXPECT_EQ(resumed[metric]["n"], reference[metric]["n"]) << metric;
+  }
+  // Each turn has exactly one rated verdict, and none stored before a kill was asked again.
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE status = 'ok'"), 160);
+  EXPECT_EQ(count_rows(db, "SELECT count(DISTINCT sample_id || '/' || turn) FROM judgements WHERE status = 'ok'"), 160);
+  const auto final_counts = judge.stats(true)["prompt_counts"];
+  for (const auto& [prompts, counts] : at_kill)
+    for (const auto& p : prompts) EXPECT_EQ(final_counts.value(p, 0), counts.value(p, 0)) << p;
+  EXPECT_GT(at_kill.front().first.size(), 0u);    // the first kill landed with verdicts stored
+  EXPECT_LT(at_kill.back().first.size(), 160u);   // and the last before the judge was done
 }
 
 } // namespace

@@ -1,6 +1,5 @@
 #include "runner.h"
 
-#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -173,12 +172,11 @@ StoredScore score_sample(const RunTask& task, const Scorer& scorer, const Sample
 
 // Adds the judge's ratings of a sample to its score; a turn without a rating makes the sample a
 // judge failure (not scored, counted apart), never a zero.
-void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, const Sample& s, int turns,
-                   bool keep_think, const std::unordered_map<std::string, Response>& answers, StoredScore& out) {
+void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, const Sample& s,
+                   const std::vector<std::string>& texts, StoredScore& out) {
   std::vector<double> ratings;
-  std::vector<std::string> texts;
-  for (int turn = 0; turn < turns; ++turn) {
-    const std::string key = request_key(s.task, s.id, turn);
+  for (size_t turn = 0; turn < texts.size(); ++turn) {
+    const std::string key = request_key(s.task, s.id, static_cast<int>(turn));
     auto it = verdicts.ratings.find(key);
     if (it == verdicts.ratings.end()) {
       auto f = verdicts.failures.find(key);
@@ -190,8 +188,6 @@ void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, 
       return;
     }
     ratings.push_back(it->second);
-    const std::string& text = answers.at(key).text;
-    texts.push_back(keep_think ? text : normalize::strip_think(text));
   }
   SampleScore score = SampleScore::from_json(out.score);
   protocol.score(s, texts, ratings, score);
@@ -531,20 +527,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   // keep that a small share of the time.
   const size_t batch_size = std::max(options.batch_size, static_cast<size_t>(options.backend.concurrency) * 64);
 
-  // Commit every commit_every responses, and at least twice a second so a killed slow run
-  // loses little that it paid for.
-  size_t uncommitted = 0;
-  auto last_commit = std::chrono::steady_clock::now();
-  auto stored = [&]() {
-    ++uncommitted;
-    auto now = std::chrono::steady_clock::now();
-    if (uncommitted >= options.commit_every || now - last_commit > std::chrono::milliseconds(500)) {
-      m_store.commit();
-      m_store.begin();
-      uncommitted = 0;
-      last_commit = now;
-    }
-  };
+  CommitPacer pacer(m_store, options.commit_every);
+  auto stored = [&]() { pacer.wrote(); };
   RunSummary summary;
   std::unordered_map<std::string, Response> failures;
   // Sends `todo`'s requests for `turn`, a batch at a time, so a run of a million samples never
@@ -643,29 +627,30 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         }
         send(task, todo, turn, answers);
       }
+      // Every turn's answer as the judge sees it (and the protocol scores it); nullopt when a
+      // turn has none.
+      const AnswersOf answer_texts = [&](const Sample& s) -> std::optional<std::vector<std::string>> {
+        std::vector<std::string> texts;
+        for (int turn = 0; turn < turns_of(task, s); ++turn) {
+          auto it = answers.find(request_key(s.task, s.id, turn));
+          if (it == answers.end()) return std::nullopt;
+          texts.push_back(options.keep_think ? it->second.text : normalize::strip_think(it->second.text));
+        }
+        return texts;
+      };
       // The judge's turn, for a dialogue task that has one.
       std::unique_ptr<JudgeProtocol> protocol;
       TaskVerdicts verdicts;
       if (judge_backend && entry.contains("judge")) {
         protocol = make_judge_protocol(*task.config->judge, m_registry.judge_data(*task.config));
         JudgePhase phase{m_store, run.id, *judge_backend, *options.judge, options.use_cache, progress, stored};
-        verdicts = judge_task(phase, *protocol, *task.config, task.samples,
-                              [&](const Sample& s) -> std::optional<std::vector<std::string>> {
-                                std::vector<std::string> texts;
-                                for (int turn = 0; turn < turns_of(task, s); ++turn) {
-                                  auto it = answers.find(request_key(s.task, s.id, turn));
-                                  if (it == answers.end()) return std::nullopt;
-                                  texts.push_back(options.keep_think ? it->second.text
-                                                                     : normalize::strip_think(it->second.text));
-                                }
-                                return texts;
-                              });
+        verdicts = judge_task(phase, *protocol, *task.config, task.samples, answer_texts);
       }
       // Score the task's samples from their responses, in the same transaction stream.
       auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
       for (const auto& s : task.samples) {
         StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
-        if (protocol && score.status != "failed") add_judgement(*protocol, verdicts, s, turns_of(task, s), options.keep_think, answers, score);
+        if (protocol && score.status != "failed") add_judgement(*protocol, verdicts, s, *answer_texts(s), score);
         if (score.status == "failed") ++summary.n_failed;
         if (score.status == "judge_failed") ++summary.n_judge_failed;
         m_store.put_score(run.id, score);

@@ -760,6 +760,15 @@ std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, c
   return out;
 }
 
+void CommitPacer::wrote() {
+  const auto now = std::chrono::steady_clock::now();
+  if (++m_uncommitted < m_every && now - m_last <= std::chrono::milliseconds(500)) return;
+  m_store.commit();
+  m_store.begin();
+  m_uncommitted = 0;
+  m_last = now;
+}
+
 #undef KEVAL_RUN_COLUMNS
 
 } // namespace keval

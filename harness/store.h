@@ -3,6 +3,7 @@
 // every request and raw response, every sample's score, task results, and the response cache.
 // Storage knows nothing of scorers: scores are stored as JSON the scorers define.
 #include <functional>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -137,6 +138,21 @@ private:
   std::string m_path;
   sqlite3* m_db = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> m_statements;
+};
+
+// Batched writes for a long stream of them: inside an open transaction, `wrote()` after each
+// write commits every `every` writes and at least twice a second, so a process killed mid-stream
+// loses little of what it paid for.
+class CommitPacer {
+public:
+  CommitPacer(Store& store, size_t every) : m_store(store), m_every(every), m_last(std::chrono::steady_clock::now()) {}
+  void wrote();
+
+private:
+  Store& m_store;
+  size_t m_every;
+  size_t m_uncommitted = 0;
+  std::chrono::steady_clock::time_point m_last;
 };
 
 std::string utc_now_iso8601();

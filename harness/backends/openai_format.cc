@@ -51,6 +51,26 @@ std::optional<Response> error_object(const nlohmann::json& j) {
   return Response::failed(FailureKind::backend, fmt::format("server error: {}", message));
 }
 
+// The reply as a JSON object; nullopt, with `failure` set, when it is none or carries an error.
+std::optional<nlohmann::json> reply_object(std::string_view body, Response& failure) {
+  std::string error;
+  auto j = parse_object(body, &error);
+  if (!j) failure = malformed(error, body);
+  else if (auto e = error_object(*j)) failure = *e;
+  else return j;
+  return std::nullopt;
+}
+
+// choices[0] of a generation reply; nullopt, with `failure` set, when there is none.
+std::optional<nlohmann::json> first_choice(std::string_view body, Response& failure) {
+  auto j = reply_object(body, failure);
+  if (!j) return std::nullopt;
+  const auto& choices = field(*j, "choices");
+  if (choices.is_array() && !choices.empty() && choices[0].is_object()) return choices[0];
+  failure = malformed("the reply has no choices[0]", body);
+  return std::nullopt;
+}
+
 size_t code_points(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
@@ -83,14 +103,10 @@ nlohmann::json loglikelihood_payload(const Request& r, const PayloadOptions& o) 
 }
 
 Response parse_chat_response(std::string_view body) {
-  std::string error;
-  auto j = parse_object(body, &error);
-  if (!j) return malformed(error, body);
-  if (auto e = error_object(*j)) return *e;
-  const auto& choices = field(*j, "choices");
-  if (!choices.is_array() || choices.empty() || !choices[0].is_object())
-    return malformed("the reply has no choices[0]", body);
-  const auto& message = field(choices[0], "message");
+  Response failure;
+  const auto choice = first_choice(body, failure);
+  if (!choice) return failure;
+  const auto& message = field(*choice, "message");
   if (!message.is_object()) return malformed("choices[0] has no message", body);
   Response out;
   const auto& content = field(message, "content");
@@ -100,14 +116,10 @@ Response parse_chat_response(std::string_view body) {
 }
 
 Response parse_completions_response(std::string_view body) {
-  std::string error;
-  auto j = parse_object(body, &error);
-  if (!j) return malformed(error, body);
-  if (auto e = error_object(*j)) return *e;
-  const auto& choices = field(*j, "choices");
-  if (!choices.is_array() || choices.empty() || !choices[0].is_object())
-    return malformed("the reply has no choices[0]", body);
-  const auto& text = field(choices[0], "text");
+  Response failure;
+  const auto choice = first_choice(body, failure);
+  if (!choice) return failure;
+  const auto& text = field(*choice, "text");
   if (!text.is_string()) return malformed("choices[0].text is not a string", body);
   Response out;
   out.text = text.get<std::string>();
@@ -168,10 +180,10 @@ std::optional<double> continuation_logprob(const nlohmann::json& logprobs, std::
 }
 
 Response parse_loglikelihood_response(std::string_view body, const Request& r) {
+  Response failure;
+  const auto j = reply_object(body, failure);
+  if (!j) return failure;
   std::string error;
-  auto j = parse_object(body, &error);
-  if (!j) return malformed(error, body);
-  if (auto e = error_object(*j)) return *e;
   const auto& choices = field(*j, "choices");
   if (!choices.is_array() || choices.size() != r.continuations.size())
     return malformed(fmt::format("expected {} choices (one per continuation)", r.continuations.size()), body);

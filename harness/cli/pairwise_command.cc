@@ -2,7 +2,6 @@
 // judge model in both orders; prints win, tie and loss rates for run A. The judge's verdicts are
 // kept in the database's response cache, so a second (or interrupted) comparison asks again only
 // what it has not been answered.
-#include <chrono>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -104,17 +103,8 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
     const std::vector<Sample> samples = registry.samples(*task, std::nullopt, std::nullopt);
 
     Progress progress(4 * samples.size(), !o->no_progress && Progress::stderr_is_terminal());
-    size_t uncommitted = 0;
-    auto last_commit = std::chrono::steady_clock::now();
-    JudgePhase phase{store, runs[0].id, *backend, o->judge, !o->no_cache, progress, [&]() {
-                       auto now = std::chrono::steady_clock::now();
-                       if (++uncommitted >= 64 || now - last_commit > std::chrono::milliseconds(500)) {
-                         store.commit();
-                         store.begin();
-                         uncommitted = 0;
-                         last_commit = now;
-                       }
-                     }};
+    CommitPacer pacer(store, 64);
+    JudgePhase phase{store, runs[0].id, *backend, o->judge, !o->no_cache, progress, [&]() { pacer.wrote(); }};
     store.begin();
     PairwiseResult result;
     try {

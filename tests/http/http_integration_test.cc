@@ -20,6 +20,7 @@ using testing::run_keval;
 using testing::ScratchDir;
 using testing::shell_quote;
 using testing::slurp;
+using testing::stored_prompts;
 using testing::write_file;
 
 // (task, metric) -> {value, n, n_failed} of a run's results.
@@ -56,20 +57,6 @@ std::string dump_database(const std::string& path) {
   return out;
 }
 
-// The last user message of each stored request: what the mock counts as a prompt.
-std::set<std::string> stored_prompts(const std::string& path) {
-  std::set<std::string> out;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
-  sqlite3_exec(db, "SELECT request_json FROM responses WHERE status = 'ok'", [](void* o, int, char** v, char**) {
-    auto j = nlohmann::json::parse(v[0], nullptr, false);
-    if (!j.is_discarded() && j.contains("messages") && !j["messages"].empty())
-      static_cast<std::set<std::string>*>(o)->insert(j["messages"].back().value("content", ""));
-    return 0;
-  }, &out, nullptr);
-  sqlite3_close(db);
-  return out;
-}
 
 
 TEST(Http, FaultsChangeNothing) {
@@ -149,7 +136,7 @@ TEST(Http, KilledRunsResumeToTheSameScores) {
     std::string cmd = (round == 0 ? start : resume) + " >/dev/null 2>&1 & pid=$!; sleep " + std::to_string(0.7 + 0.1 * round) +
                       "; kill -9 $pid; wait $pid";
     std::system(cmd.c_str());
-    at_kill.emplace_back(stored_prompts(db), mock.stats(true)["prompt_counts"]);
+    at_kill.emplace_back(stored_prompts(db, "SELECT request_json FROM responses WHERE status = 'ok'"), mock.stats(true)["prompt_counts"]);
   }
   auto last = run_keval(global + " run --resume victim --no-progress --db " + db);
   ASSERT_EQ(last.exit_code, 0) << last.err;
@@ -175,11 +162,11 @@ TEST(Http, ApiKeyAppearsNowhere) {
                               "--max-retries 0 --base-url " + mock.url() + " --db " + dir / "k.db");
   // The same run with the key in the environment.
   std::string env = "KEVAL_API_KEY=" + key + " ";
-  auto with_key = testing::run_keval_env(env, global + " run --tasks mock_mc --mc-mode generate --backend openai-chat --model m "
-                                              "--no-progress --max-retries 0 --no-cache --base-url " + mock.url() + " --db " + dir / "k.db");
+  auto with_key = run_keval(global + " run --tasks mock_mc --mc-mode generate --backend openai-chat --model m "
+                                "--no-progress --max-retries 0 --no-cache --base-url " + mock.url() + " --db " + dir / "k.db", env);
   EXPECT_EQ(mock.stats()["last_authorization"], "Bearer " + key);  // it was sent
-  auto results = testing::run_keval_env(env, global + " results --json --db " + dir / "k.db");
-  auto runs = testing::run_keval_env(env, global + " runs --json --db " + dir / "k.db");
+  auto results = run_keval(global + " results --json --db " + dir / "k.db", env);
+  auto runs = run_keval(global + " runs --json --db " + dir / "k.db", env);
   std::string everything = with_key.out + with_key.err + results.out + results.err + runs.out + dump_database(dir / "k.db") +
                            slurp(dir / "k.db") + slurp(dir / "k.db-wal");
   EXPECT_NE(everything.find("HTTP 500"), std::string::npos);  // failures were recorded, with their message

@@ -17,6 +17,7 @@ using testing::MockServer;
 using testing::run_keval;
 using testing::ScratchDir;
 using testing::shell_quote;
+using testing::stored_prompts;
 using testing::write_file;
 
 
@@ -147,10 +148,10 @@ TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
   MockServer judge("--replies " + shell_quote(dir / "rules.jsonl"));
   const std::string db = dir / "k.db";
   const std::string secret = "sk-judge-비밀-4242";
-  auto r = testing::run_keval_env("KEVAL_JUDGE_API_KEY=" + shell_quote(secret) + " ",
-                                  "run --tasks logickor --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
-                                      " --no-progress --db " + shell_quote(db) +
-                                      " --judge-backend openai-chat --judge-model mock-judge --judge-base-url " + judge.url());
+  auto r = run_keval("run --tasks logickor --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                         " --no-progress --db " + shell_quote(db) +
+                         " --judge-backend openai-chat --judge-model mock-judge --judge-base-url " + judge.url(),
+                     "KEVAL_JUDGE_API_KEY=" + shell_quote(secret) + " ");
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   // The judge's key was sent, and is nowhere in what keval wrote.
   EXPECT_EQ(judge.stats().value("last_authorization", ""), "Bearer " + secret);
@@ -168,21 +169,6 @@ TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
   const auto multi = asked(judge, "[모델의 답변]\n첫 번째 질문에 대한 한국어 답변입니다.\n\n[후속 질문]");
   EXPECT_EQ(multi.size(), 42u);
   for (long long n : multi) EXPECT_EQ(n, 1);
-}
-
-// The judge prompts (last user message) of the verdicts stored with a rating.
-std::set<std::string> judged_prompts(const std::string& path) {
-  std::set<std::string> out;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
-  sqlite3_exec(db, "SELECT request_json FROM judgements WHERE status = 'ok'", [](void* o, int, char** v, char**) {
-    auto j = nlohmann::json::parse(v[0], nullptr, false);
-    if (!j.is_discarded() && j.contains("messages") && !j["messages"].empty())
-      static_cast<std::set<std::string>*>(o)->insert(j["messages"].back().value("content", ""));
-    return 0;
-  }, &out, nullptr);
-  sqlite3_close(db);
-  return out;
 }
 
 TEST(Judge, KilledWhileJudgingResumesToTheSameScores) {
@@ -215,7 +201,7 @@ TEST(Judge, KilledWhileJudgingResumesToTheSameScores) {
                                         : keval + " run --resume victim --no-progress --db " + shell_quote(db)) +
                             " >/dev/null 2>&1 & pid=$!; sleep 0.8; kill -9 $pid; wait $pid";
     std::system(cmd.c_str());
-    at_kill.emplace_back(judged_prompts(db), judge.stats(true)["prompt_counts"]);
+    at_kill.emplace_back(stored_prompts(db, "SELECT request_json FROM judgements WHERE status = 'ok'"), judge.stats(true)["prompt_counts"]);
   }
   auto last = run_keval("run --resume victim --no-progress --db " + shell_quote(db));
   ASSERT_EQ(last.exit_code, 0) << last.err;

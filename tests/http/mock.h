@@ -3,6 +3,7 @@
 // generated multiple-choice task in a scratch tasks/datasets tree, and the mock's counters.
 #include <csignal>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,16 +29,20 @@ inline long long count_rows(const std::string& path, const std::string& sql) {
   return n;
 }
 
-// run_keval with environment assignments ("NAME=value ") before the command.
-inline CommandResult run_keval_env(const std::string& env, const std::string& args) {
-  ScratchDir io;
-  std::string cmd = env + std::string(KEVAL_BINARY) + " " + args + " >" + io / "out" + " 2>" + io / "err" + " </dev/null";
-  int status = std::system(cmd.c_str());
-  CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(io / "out");
-  r.err = slurp(io / "err");
-  return r;
+// The last user message of each request `sql` selects (request_json of stored responses or
+// judgements): what the mock counts as a prompt.
+inline std::set<std::string> stored_prompts(const std::string& path, const std::string& sql) {
+  std::set<std::string> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
+  sqlite3_exec(db, sql.c_str(), [](void* o, int, char** v, char**) {
+    auto j = nlohmann::json::parse(v[0], nullptr, false);
+    if (!j.is_discarded() && j.contains("messages") && !j["messages"].empty())
+      static_cast<std::set<std::string>*>(o)->insert(j["messages"].back().value("content", ""));
+    return 0;
+  }, &out, nullptr);
+  sqlite3_close(db);
+  return out;
 }
 
 // The mock server as a child process; killed (and reaped) when this goes out of scope, even

@@ -53,10 +53,11 @@ inline std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// Runs `keval ARGS` (args already shell-quoted where needed) and captures everything.
-inline CommandResult run_keval(const std::string& args) {
+// Runs `keval ARGS` (args already shell-quoted where needed) and captures everything; `env`
+// holds environment assignments ("NAME=value ") put before the command.
+inline CommandResult run_keval(const std::string& args, const std::string& env = "") {
   ScratchDir io;
-  std::string cmd = std::string(KEVAL_BINARY) + " " + args + " >" + io / "out" + " 2>" + io / "err" + " </dev/null";
+  std::string cmd = env + std::string(KEVAL_BINARY) + " " + args + " >" + io / "out" + " 2>" + io / "err" + " </dev/null";
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

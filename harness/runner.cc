@@ -28,15 +28,6 @@ std::string request_key(const std::string& task, const std::string& sample_id, i
   return fmt::format("{}/{}/{}", task, sample_id, turn);
 }
 
-// The parts of a configuration that decide the results; execution settings (concurrency,
-// batch sizes) and the run's name are left out so equal evaluations hash equally.
-std::string config_hash(const nlohmann::json& config) {
-  nlohmann::json copy = config;
-  copy.erase("execution");
-  copy.erase("name");
-  return sha256_hex(copy.dump());
-}
-
 std::string new_run_id(const std::string& hash, const std::string& created_at) {
   std::random_device device;
   return sha256_hex(fmt::format("{}|{}|{}|{}", hash, created_at, getpid(), device())).substr(0, 12);
@@ -253,7 +244,66 @@ BackendOptions backend_options(const nlohmann::json& b, const nlohmann::json& ex
   return options;
 }
 
+// The number of model requests of a task in this run: the shard's when the run is a shard.
+size_t requests_of(const nlohmann::json& config, const nlohmann::json& task) {
+  if (config.contains("shard")) {
+    const auto& counts = config.at("shard").at("tasks").at(task.at("name").get<std::string>());
+    return counts.value("n_requests", size_t{0});
+  }
+  return task.value("n_requests", task.value("n_samples", size_t{0}));
+}
+
+// Unicode characters of what a request sends, as far as is known before the run (a dialogue's
+// later turns also carry the model's own earlier answers).
+size_t characters_sent(const RunTask& task, const Sample& s) {
+  if (task.mode == "loglik") {
+    size_t n = 0;
+    const size_t context = text::char_count(s.prompt);
+    for (const auto& c : s.choices) n += context + text::char_count(c);
+    return n;
+  }
+  if (task.mode == "dialogue") {
+    size_t n = 0, asked = text::char_count(task.config->system_prompt);
+    for (const auto& turn : s.turns) n += (asked += text::char_count(turn));
+    return n;
+  }
+  size_t n = 0;
+  for (const auto& m : chat_messages(*task.config, s)) n += text::char_count(m.content);
+  return n;
+}
+
 } // namespace
+
+// Execution settings (concurrency, batch sizes), the run's name and its shard are left out, so
+// equal evaluations hash equally and every shard of one command shares the key.
+std::string config_hash(const nlohmann::json& config) {
+  nlohmann::json copy = config;
+  copy.erase("execution");
+  copy.erase("name");
+  copy.erase("shard");
+  copy.erase("merged");
+  return sha256_hex(copy.dump());
+}
+
+nlohmann::json RunPlan::to_json() const {
+  nlohmann::json out = {{"run_key", run_key}};
+  nlohmann::json list = nlohmann::json::array();
+  size_t samples = 0, requests = 0, judge = 0, characters = 0;
+  for (const auto& t : tasks) {
+    list.push_back({{"task", t.name}, {"mode", t.mode}, {"samples", t.samples}, {"requests", t.requests},
+                    {"turns", t.max_turns}, {"judge_requests", t.judge_requests}, {"characters", t.characters}});
+    samples += t.samples;
+    requests += t.requests;
+    judge += t.judge_requests;
+    characters += t.characters;
+  }
+  out["tasks"] = std::move(list);
+  out["total"] = {{"samples", samples}, {"requests", requests}, {"judge_requests", judge}, {"characters", characters}};
+  out["backend"] = config.at("backend");
+  if (config.contains("judge")) out["judge"] = config.at("judge");
+  if (config.contains("shard")) out["shard"] = {{"index", config["shard"]["index"]}, {"count", config["shard"]["count"]}};
+  return out;
+}
 
 std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
   std::vector<TaskResult> results;
@@ -353,10 +403,10 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
   return results;
 }
 
-RunSummary Runner::start(const RunOptions& options) {
+RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options) {
   if (options.mc_mode != "auto" && options.mc_mode != "loglik" && options.mc_mode != "generate")
     throw InputError(fmt::format("--mc-mode '{}' is not one of loglik, generate, auto", options.mc_mode));
-  auto tasks = m_registry.resolve(options.tasks);
+  auto tasks = registry.resolve(options.tasks);
   auto backend = make_backend(options.backend);
 
   nlohmann::json config;
@@ -383,7 +433,7 @@ RunSummary Runner::start(const RunOptions& options) {
   auto add_judge = [&](nlohmann::json& entry, const TaskConfig& t, bool judged) {
     const auto judge_only = judge_metrics(t.judge->protocol);
     if (judged) {
-      auto protocol = make_judge_protocol(*t.judge, m_registry.judge_data(t));
+      auto protocol = make_judge_protocol(*t.judge, registry.judge_data(t));
       entry["judge"] = protocol->describe();
       nlohmann::json breakdown = nlohmann::json::array();
       for (const auto& m : protocol->breakdown_metrics())
@@ -398,8 +448,9 @@ RunSummary Runner::start(const RunOptions& options) {
     fmt::print(stderr, "note: {} is scored by a judge model; without --judge-backend only {} is reported\n", t.name,
                kept.empty() ? std::string("nothing") : text::join(kept.get<std::vector<std::string>>(), ", "));
   };
-  RunRecord run;
+  RunPlan plan;
   nlohmann::json task_list = nlohmann::json::array();
+  nlohmann::json shard_counts = nlohmann::json::object();
   std::set<std::string> in_run;
   for (const TaskConfig* t : tasks) {
     std::string mode = "generate";
@@ -413,37 +464,65 @@ RunSummary Runner::start(const RunOptions& options) {
     }
     // Hashed first: hashing reads the data files into the registry's cache, from which the
     // builder then copies the rows instead of parsing them a second time.
-    std::string hash = m_registry.task_hash(*t);
+    std::string hash = registry.task_hash(*t);
     // Building the samples here checks every template and row before anything is stored; they
     // are built again, one task at a time, when the run executes. Only their counts are kept.
     size_t n = 0, n_requests = 0;
+    PlannedTask planned;
+    planned.name = t->name;
+    planned.mode = mode;
+    RunTask counting;
+    counting.config = t;
+    counting.mode = mode;
     // The rows stay cached: when this is the run's last (or only) task, execute() starts from them.
-    SampleBuilder builder = m_registry.sample_builder(*t, options.num_fewshot, options.limit, true);
+    SampleBuilder builder = registry.sample_builder(*t, options.num_fewshot, options.limit, true);
     const size_t chunk = std::max<size_t>(options.chunk_size, 1);
     for (size_t from = 0; from < builder.size(); from += chunk) {
       for (const auto& s : builder.build(from, std::min(builder.size(), from + chunk))) {
+        const size_t turns = mode == "dialogue" ? s.turns.size() : 1;
         ++n;
-        n_requests += mode == "dialogue" ? s.turns.size() : 1;
+        n_requests += turns;
+        if (options.shard && !in_shard(*options.shard, s.task, s.id)) continue;
+        ++planned.samples;
+        planned.requests += turns;
+        planned.max_turns = std::max(planned.max_turns, turns);
+        planned.characters += characters_sent(counting, s);
       }
     }
     nlohmann::json entry = {{"name", t->name}, {"version", t->version}, {"hash", hash}, {"mode", mode},
                             {"metrics", t->metrics}, {"n_samples", n}, {"n_requests", n_requests}};
     if (t->judge) add_judge(entry, *t, options.judge.has_value());
+    if (entry.contains("judge")) planned.judge_requests = planned.requests;
+    shard_counts[t->name] = {{"n_samples", planned.samples}, {"n_requests", planned.requests}};
     task_list.push_back(std::move(entry));
-    run.task_versions[t->name] = {{"version", t->version}, {"hash", hash}};
+    plan.task_versions[t->name] = {{"version", t->version}, {"hash", hash}};
+    plan.tasks.push_back(std::move(planned));
     in_run.insert(t->name);
   }
   config["tasks"] = task_list;
+  // A shard records which it is and its own counts; the run's entries keep the whole run's, so
+  // every shard's configuration hashes to the same run key.
+  if (options.shard)
+    config["shard"] = {{"index", options.shard->index}, {"count", options.shard->count}, {"tasks", shard_counts}};
   nlohmann::json groups = nlohmann::json::array();
-  for (const auto& g : m_registry.groups()) {
-    auto members = m_registry.group_tasks(g.name);
+  for (const auto& g : registry.groups()) {
+    auto members = registry.group_tasks(g.name);
     bool covered = std::all_of(members.begin(), members.end(), [&](const std::string& m) { return in_run.count(m) > 0; });
     if (covered) groups.push_back({{"name", g.name}, {"aggregate", g.aggregate}, {"members", g.members}});
   }
   config["groups"] = groups;
+  plan.run_key = config_hash(config);
+  plan.config = std::move(config);
+  return plan;
+}
 
+RunSummary Runner::start(const RunOptions& options) {
+  RunPlan plan = make_run_plan(m_registry, options);
+  nlohmann::json& config = plan.config;
+  RunRecord run;
+  run.task_versions = plan.task_versions;
   run.created_at = utc_now_iso8601();
-  run.config_hash = config_hash(config);
+  run.config_hash = plan.run_key;
   run.id = new_run_id(run.config_hash, run.created_at);
   run.backend = options.backend.kind;
   run.model = options.backend.model;
@@ -456,6 +535,7 @@ RunSummary Runner::start(const RunOptions& options) {
     run.name = options.name;
   } else {
     std::string base = default_name(options.backend);
+    if (options.shard) base += fmt::format("-shard{}of{}", options.shard->index, options.shard->count);
     run.name = base;
     for (int i = 2; m_store.find_run(run.name); ++i) run.name = fmt::format("{}-{}", base, i);
   }
@@ -487,6 +567,8 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
   options.use_cache = use_cache && execution.value("cache", true);
   options.keep_think = config.value("keep_think", false);
   options.show_progress = show_progress;
+  if (config.contains("shard"))
+    options.shard = ShardSpec{config.at("shard").at("index").get<size_t>(), config.at("shard").at("count").get<size_t>()};
   for (const auto& t : config.at("tasks")) {
     const TaskConfig* task = m_registry.find_task(t.at("name"));
     if (!task) throw InputError(fmt::format("run {} used task '{}', which no longer exists", run.id, t.at("name").get<std::string>()));
@@ -505,13 +587,13 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   // Progress and the --max-failures base come from the configuration: samples are built one
   // task at a time, so a run holds one task's prompts, never the whole run's.
   size_t run_requests = 0;  // every request of the run, stored or not: the base of N%
-  for (const auto& t : task_list) run_requests += t.value("n_requests", t.value("n_samples", size_t{0}));
+  for (const auto& t : task_list) run_requests += requests_of(run.config, t);
   // A judged task's turns are each put to the judge too.
   std::unique_ptr<Backend> judge_backend;
   if (options.judge) judge_backend = make_backend(*options.judge);
   size_t total = run_requests;
   for (const auto& t : task_list)
-    if (judge_backend && t.contains("judge")) total += t.value("n_requests", size_t{0});
+    if (judge_backend && t.contains("judge")) total += requests_of(run.config, t);
   if (resuming)
     for (const auto& t : task_list) {
       for (const auto& r : m_store.load_responses(run.id, t.at("name")))
@@ -527,6 +609,11 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   // keep that a small share of the time.
   const size_t batch_size = std::max(options.batch_size, static_cast<size_t>(options.backend.concurrency) * 64);
 
+  // A shard evaluates only its own samples; the judge phase of a dialogue task follows them.
+  auto keep_shard = [&](std::vector<Sample>& samples) {
+    if (!options.shard) return;
+    std::erase_if(samples, [&](const Sample& s) { return !in_shard(*options.shard, s.task, s.id); });
+  };
   CommitPacer pacer(m_store, options.commit_every);
   auto stored = [&]() { pacer.wrote(); };
   RunSummary summary;
@@ -596,6 +683,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         const size_t chunk = std::max(options.chunk_size, batch_size);
         for (size_t from = 0; from < builder.size(); from += chunk) {
           task.samples = builder.build(from, std::min(builder.size(), from + chunk));
+          keep_shard(task.samples);
           std::vector<const Sample*> todo;
           for (const auto& s : task.samples)
             if (!answers.count(request_key(s.task, s.id, 0))) todo.push_back(&s);
@@ -613,6 +701,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         continue;
       }
       task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit);
+      keep_shard(task.samples);
       int max_turns = 0;
       for (const auto& s : task.samples) max_turns = std::max(max_turns, turns_of(task, s));
       for (int turn = 0; turn < max_turns; ++turn) {

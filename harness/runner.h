@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "registry.h"
+#include "shard.h"
 #include "store.h"
 
 namespace keval {
@@ -28,6 +29,28 @@ struct RunOptions {
   bool use_cache = true;               // answer identical requests from the database's cache
   std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit
   std::optional<BackendOptions> judge; // judges the dialogue tasks that declare a judge protocol
+  std::optional<ShardSpec> shard;      // evaluate only this shard of the run's samples
+};
+
+// What a run will send, per task, before anything is sent (`keval run --dry-run`).
+struct PlannedTask {
+  std::string name;
+  std::string mode;              // loglik | generate | dialogue
+  size_t samples = 0;            // in this shard
+  size_t requests = 0;           // model requests: one a sample, one a turn for dialogue
+  size_t max_turns = 0;
+  size_t judge_requests = 0;     // one a judged turn (an unreadable verdict is asked again)
+  size_t characters = 0;         // Unicode characters of the prompts sent (dialogue: without the model's own answers)
+};
+
+// A run fixed before it starts: its configuration (what decides its results), the task versions,
+// the run key that equal commands share, and what it will send.
+struct RunPlan {
+  nlohmann::json config;
+  nlohmann::json task_versions = nlohmann::json::object();
+  std::string run_key;           // sha256 of the deciding configuration: equal across shards and reruns
+  std::vector<PlannedTask> tasks;
+  nlohmann::json to_json() const;
 };
 
 struct RunSummary {
@@ -53,7 +76,15 @@ private:
   Store& m_store;
 };
 
+// Resolves the tasks, checks every template and row, and counts what the run will send; stores
+// and sends nothing.
+RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options);
+
 // Task and group results of a run, computed from its stored scores and its configuration.
 std::vector<TaskResult> compute_results(Store& store, const RunRecord& run);
+
+// The part of a configuration that decides results (not its name, execution settings or shard),
+// hashed: the run key.
+std::string config_hash(const nlohmann::json& config);
 
 } // namespace keval

@@ -771,4 +771,72 @@ void CommitPacer::wrote() {
 
 #undef KEVAL_RUN_COLUMNS
 
+void Store::update_run_config(const std::string& run_id, const nlohmann::json& config) {
+  Query q(prepare("UPDATE runs SET config_json = ?, updated_at = ? WHERE id = ?"), m_path);
+  q.text(dump_json(config)).text(utc_now_iso8601()).text(run_id);
+  q.run();
+  if (sqlite3_changes(m_db) == 0) throw std::runtime_error(fmt::format("no run {} in {}", run_id, m_path));
+}
+
+void Store::import_run_rows(const std::string& source_path, const std::string& from_run, const std::string& to_run) {
+  auto columns = [&](const char* schema, const char* table) {
+    std::vector<std::string> names;
+    sqlite3_stmt* stmt = nullptr;
+    const std::string sql = fmt::format("PRAGMA {}.table_info({})", schema, table);
+    if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) throw_sqlite(m_db, m_path, sql);
+    while (sqlite3_step(stmt) == SQLITE_ROW) names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)));
+    sqlite3_finalize(stmt);
+    return names;
+  };
+  {
+    sqlite3_stmt* stmt = nullptr;
+    const char* sql = "ATTACH DATABASE ? AS shard";
+    if (sqlite3_prepare_v2(m_db, sql, -1, &stmt, nullptr) != SQLITE_OK) throw_sqlite(m_db, m_path, sql);
+    sqlite3_bind_text(stmt, 1, source_path.c_str(), -1, SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) throw_sqlite(m_db, m_path, sql);
+  }
+  try {
+    exec("BEGIN IMMEDIATE");
+    for (const char* table : {"responses", "scores", "judgements"}) {
+      const auto ours = columns("main", table);
+      const auto theirs = columns("shard", table);
+      std::vector<std::string> shared;
+      for (const auto& c : ours)
+        if (c != "run_id") {
+          if (std::find(theirs.begin(), theirs.end(), c) == theirs.end())
+            throw InputError(fmt::format("{}: its table {} lacks column {}: open it once with this keval's `keval run "
+                                         "--resume` or re-run the shard with this version", source_path, table, c));
+          shared.push_back(c);
+        }
+      std::string list;
+      for (const auto& c : shared) list += ", " + c;
+      const std::string sql = fmt::format("INSERT OR REPLACE INTO main.{0}(run_id{1}) SELECT ?{1} FROM shard.{0} WHERE run_id = ?",
+                                          table, list);
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) throw_sqlite(m_db, m_path, sql);
+      sqlite3_bind_text(stmt, 1, to_run.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(stmt, 2, from_run.c_str(), -1, SQLITE_TRANSIENT);
+      const int rc = sqlite3_step(stmt);
+      sqlite3_finalize(stmt);
+      if (rc != SQLITE_DONE) throw_sqlite(m_db, m_path, sql);
+    }
+    exec("COMMIT");
+  } catch (...) {
+    if (!sqlite3_get_autocommit(m_db)) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(m_db, "DETACH DATABASE shard", nullptr, nullptr, nullptr);
+    throw;
+  }
+  exec("DETACH DATABASE shard");
+}
+
+std::map<std::string, std::map<std::string, long long>> Store::count_scores(const std::string& run_id) {
+  std::map<std::string, std::map<std::string, long long>> out;
+  Query q(prepare("SELECT task, status, COUNT(*) FROM scores WHERE run_id = ? GROUP BY task, status"), m_path);
+  q.text(run_id);
+  while (q.step()) out[q.text_at(0)][q.text_at(1)] = q.integer_at(2);
+  return out;
+}
+
 } // namespace keval

@@ -3,6 +3,7 @@
 // every request and raw response, every sample's score, task results, and the response cache.
 // Storage knows nothing of scorers: scores are stored as JSON the scorers define.
 #include <functional>
+#include <map>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -128,6 +129,15 @@ public:
   // Response cache (content-addressed: the key is a hash of backend kind, model and payload).
   std::optional<Response> cache_get(const std::string& key);
   void cache_put(const std::string& key, const Response& response);
+
+  // Merging shards (`keval merge`).
+  void update_run_config(const std::string& run_id, const nlohmann::json& config);
+  // Copies every response, score and judge verdict of run `from_run` in the keval database at
+  // `source_path` into run `to_run` of this one (replacing rows of the same sample and turn), in
+  // one transaction. Columns are matched by name, so both files must be of this schema.
+  void import_run_rows(const std::string& source_path, const std::string& from_run, const std::string& to_run);
+  // Stored scores of a run: task -> status -> count.
+  std::map<std::string, std::map<std::string, long long>> count_scores(const std::string& run_id);
 
 private:
   void exec(const char* sql);

@@ -26,6 +26,7 @@ Action add_compare_command(CLI::App& app, const GlobalOptions& global);
 Action add_gate_command(CLI::App& app, const GlobalOptions& global);
 Action add_report_command(CLI::App& app, const GlobalOptions& global);
 Action add_pairwise_command(CLI::App& app, const GlobalOptions& global);
+Action add_merge_command(CLI::App& app, const GlobalOptions& global);
 
 inline constexpr const char* k_default_db = "results/keval.db";
 

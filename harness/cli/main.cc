@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add("gate", "Fail (exit 1) when a candidate run regresses against a baseline", cli::add_gate_command);
   add("report", "Write a static HTML leaderboard of every run", cli::add_report_command);
   add("pairwise", "Two runs' dialogue answers compared by a judge model in both orders: win, tie and loss rates", cli::add_pairwise_command);
+  add("merge", "Merge the shard databases of one run (keval run --shard) into one run", cli::add_merge_command);
 
   try {
     app.parse(argc, argv);

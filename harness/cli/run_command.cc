@@ -7,10 +7,36 @@
 #include "progress.h"
 #include "results_table.h"
 #include "runner.h"
+#include "shard.h"
 #include "util/error.h"
 #include "util/text.h"
 
 namespace keval::cli {
+namespace {
+
+// The plan as a table: what each task will send, and the run's totals.
+std::string format_plan(const RunPlan& plan) {
+  const nlohmann::json j = plan.to_json();
+  std::string out = fmt::format("plan (nothing sent): run key {}", plan.run_key.substr(0, 16));
+  if (j.contains("shard")) out += fmt::format(", shard {}/{}", j["shard"]["index"].get<size_t>(), j["shard"]["count"].get<size_t>());
+  out += "\n";
+  size_t width = 4;
+  for (const auto& t : plan.tasks) width = std::max(width, t.name.size());
+  out += fmt::format("{:<{}}  {:<8} {:>8} {:>9} {:>5} {:>9} {:>12}\n", "task", width, "mode", "samples", "requests", "turns",
+                     "judge", "characters");
+  for (const auto& t : plan.tasks)
+    out += fmt::format("{:<{}}  {:<8} {:>8} {:>9} {:>5} {:>9} {:>12}\n", t.name, width, t.mode, t.samples, t.requests,
+                       t.max_turns, t.judge_requests, t.characters);
+  const auto& total = j.at("total");
+  out += fmt::format("{:<{}}  {:<8} {:>8} {:>9} {:>5} {:>9} {:>12}\n", "total", width, "", total["samples"].get<size_t>(),
+                     total["requests"].get<size_t>(), "", total["judge_requests"].get<size_t>(),
+                     total["characters"].get<size_t>());
+  out += "requests: one a sample (a turn for dialogue); a judge request is asked again when its verdict is unreadable; "
+         "characters: prompts as sent (a dialogue's later turns also carry the model's own answers)\n";
+  return out;
+}
+
+} // namespace
 
 Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   struct Options {
@@ -29,6 +55,9 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string resume;
     bool json = false;
     bool no_progress = false;
+    bool dry_run = false;
+    std::string shard;
+    std::optional<size_t> shard_count;
     // HTTP and exec backends.
     std::vector<std::string> headers;
     std::string command;
@@ -85,10 +114,18 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--judge-header", o->judge_headers, "Judge HTTP header NAME:VALUE (repeatable; never stored)");
   app.add_flag("--json", o->json, "Print the results as JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
+  app.add_flag("--dry-run", o->dry_run, "Print the run's plan (tasks, requests, judge requests, characters) and send nothing");
+  app.add_option("--shard", o->shard,
+                 "Evaluate shard I (0-based) of N of the run's samples: I/N, or auto (Slurm array job, Kubernetes "
+                 "Indexed Job); `keval merge` joins the shards' databases");
+  app.add_option("--shard-count", o->shard_count, "Shards in all, for --shard auto in a Kubernetes Indexed Job")
+      ->check(CLI::Range(1, 1 << 20));
   return [o, &global]() {
     bool progress = !o->no_progress && Progress::stderr_is_terminal();
     RunSummary summary;
     if (!o->resume.empty()) {
+      if (o->dry_run || !o->shard.empty())
+        throw InputError("--resume continues a stored run as it was planned; drop --dry-run and --shard");
       if (!o->tasks.empty() || !o->backend.empty())
         throw InputError("--resume continues a stored run with its own tasks and backend; drop --tasks and --backend");
       // What decides results comes from the stored run; only --header (never stored) is given again.
@@ -149,10 +186,19 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
         throw InputError("--judge-model, --judge-base-url, --judge-responses, --judge-cmd and --judge-header need "
                          "--judge-backend");
       }
+      if (!o->shard.empty()) options.shard = parse_shard(o->shard, o->shard_count);
+      else if (o->shard_count) throw InputError("--shard-count goes with --shard auto");
       // Check everything that can be checked before the database is touched.
       registry.resolve(options.tasks);
       make_backend(options.backend);
       if (options.judge) make_backend(*options.judge);
+      if (o->dry_run) {
+        // The plan is made without a database: nothing is stored, nothing is sent.
+        RunPlan plan = make_run_plan(registry, options);
+        if (o->json) fmt::print("{}\n", plan.to_json().dump(2));
+        else fmt::print("{}", format_plan(plan));
+        return 0;
+      }
       auto parent = std::filesystem::path(o->db).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
       Store store(o->db, true);

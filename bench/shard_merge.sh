@@ -15,7 +15,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 measure() {  # label command... ; prints seconds and peak memory
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>&1
   read -r seconds kb <"$work/time"
   printf '%-34s %8.2f s  peak %6.0f MB\n' "$1 $2" "$seconds" "$(echo "$kb / 1024" | bc -l)"
 }
@@ -25,7 +25,7 @@ measure "$keval" run --tasks all --backend random --seed 1 --name one --no-progr
 t0=$(date +%s.%N)
 for i in $(seq 0 $((shards - 1))); do
   "$keval" run --tasks all --backend random --seed 1 --name "campaign-shard$i" --shard "$i/$shards" --no-progress \
-    --db "$work/shard-$i.db" >/dev/null
+    --db "$work/shard-$i.db" >/dev/null 2>&1
 done
 t1=$(date +%s.%N)
 printf '%d shards, one after another:       %8.2f s (%.2f s a shard)\n' "$shards" "$(echo "$t1 - $t0" | bc -l)" \

@@ -63,7 +63,9 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
 }
 
 std::string response_cache_key(const BackendOptions& options, const std::string& payload) {
-  return sha256_hex(fmt::format("{}\n{}\n{}", options.kind, options.model, payload));
+  // Without an identity (a server that reports none and no --model-id) the key is the older one.
+  if (options.identity.empty()) return sha256_hex(fmt::format("{}\n{}\n{}", options.kind, options.model, payload));
+  return sha256_hex(fmt::format("{}\n{}\n{}\n{}", options.kind, options.model, options.identity, payload));
 }
 
 } // namespace keval

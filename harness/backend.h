@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "request.h"
 
 namespace keval {
@@ -31,6 +33,10 @@ struct BackendOptions {
   // A judge's backend: replay answers from the file's `judge` arrays, and the API key may come
   // from KEVAL_JUDGE_API_KEY first.
   bool judge = false;
+  // Identity: what the server reported (set by the runner from the probe), or --model-id when
+  // the user pins it. It keys the response cache, so two models never share cached answers.
+  std::string model_id;               // --model-id
+  std::string identity;
 };
 
 class Backend {
@@ -45,6 +51,15 @@ public:
   // errors that make the whole backend unusable.
   virtual void answer(std::span<const Request> batch,
                       const std::function<void(size_t, Response)>& on_response) = 0;
+  // Asks the server who it is and, when `want_loglikelihood`, whether it gives prompt
+  // log-probabilities (one scoring request); supports_loglikelihood() then answers from what
+  // was seen, not from the backend's kind. The record goes into the run's configuration: each
+  // endpoint's identity, an `identity` digest of them, and the log-prob verdict with what the
+  // server returned. Null for backends without a server.
+  virtual nlohmann::json probe(bool want_loglikelihood) {
+    (void)want_loglikelihood;
+    return nullptr;
+  }
   // The exact request this backend would send for `r` (e.g. the HTTP body), which keys the
   // response cache together with kind and model. nullopt: responses are not cached (embedded
   // backends answer faster than the cache would).

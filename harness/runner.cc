@@ -226,6 +226,7 @@ BackendOptions backend_options(const nlohmann::json& b, const nlohmann::json& ex
   BackendOptions options;
   options.kind = b.at("kind");
   options.model = b.value("model", "");
+  options.model_id = b.value("model_id", "");
   options.seed = b.value("seed", 1234ULL);
   options.responses_file = b.value("responses_file", "");
   options.command = b.value("command", "");
@@ -270,6 +271,26 @@ size_t characters_sent(const RunTask& task, const Sample& s) {
   size_t n = 0;
   for (const auto& m : chat_messages(*task.config, s)) n += text::char_count(m.content);
   return n;
+}
+
+// Records a backend's probe in its configuration entry: the endpoints as they describe themselves
+// and the identity that keys the response cache (--model-id, when given, pins it).
+void record_probe(nlohmann::json& entry, const nlohmann::json& probe, const BackendOptions& options) {
+  if (!options.model_id.empty()) entry["model_id"] = options.model_id;
+  if (probe.is_null()) return;
+  entry["endpoint"] = probe;
+  entry["identity"] = options.model_id.empty() ? probe.value("identity", "") : "model-id:" + options.model_id;
+  if (entry["identity"] == "")
+    fmt::print(stderr, "note: the server at {} names no model (GET /models: {}); its answers are cached under --model "
+                       "'{}' alone: give --model-id to pin the model's identity\n",
+               text::join(options.base_urls, ", "),
+               probe.at("endpoints").empty() ? "" : probe.at("endpoints")[0].value("models_error", "no entries"), options.model);
+}
+
+// The identity recorded for a backend (empty: none), which keys its cached answers.
+BackendOptions with_identity(BackendOptions options, const nlohmann::json& entry) {
+  options.identity = entry.value("identity", "");
+  return options;
 }
 
 } // namespace
@@ -403,7 +424,7 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
   return results;
 }
 
-RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options) {
+RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool probe_servers) {
   if (options.mc_mode != "auto" && options.mc_mode != "loglik" && options.mc_mode != "generate")
     throw InputError(fmt::format("--mc-mode '{}' is not one of loglik, generate, auto", options.mc_mode));
   auto tasks = registry.resolve(options.tasks);
@@ -420,6 +441,15 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options) {
   failure_limit(options.max_failures, 0);  // checks the spelling before anything is stored
   config["backend"] = backend_config(options.backend);
   if (options.judge) config["judge"] = backend_config(*options.judge);
+  if (probe_servers) {
+    // Facts, not names: who the server says it is keys the cache and is recorded; whether it
+    // gives prompt log-probs decides how multiple choice is asked.
+    bool want_loglikelihood = false;
+    for (const TaskConfig* t : tasks)
+      want_loglikelihood = want_loglikelihood || (t->output_type == OutputType::multiple_choice && options.mc_mode != "generate");
+    record_probe(config["backend"], backend->probe(want_loglikelihood), options.backend);
+    if (options.judge) record_probe(config["judge"], make_backend(*options.judge)->probe(false), *options.judge);
+  }
   config["execution"] = {{"concurrency", options.backend.concurrency},
                          {"timeout", options.backend.timeout},
                          {"max_retries", options.backend.max_retries},
@@ -457,9 +487,13 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options) {
     if (t->output_type == OutputType::dialogue) mode = "dialogue";
     else if (t->output_type == OutputType::multiple_choice) {
       bool can = backend->supports_loglikelihood(t->name);
-      if (options.mc_mode == "loglik" && !can)
-        throw InputError(fmt::format("--mc-mode loglik: backend '{}' gives no log-probabilities for task '{}'; use "
-                                     "--mc-mode generate (or auto)", options.backend.kind, t->name));
+      if (options.mc_mode == "loglik" && !can) {
+        const nlohmann::json verdict = config["backend"].value("endpoint", nlohmann::json::object()).value("prompt_logprobs", nlohmann::json::object());
+        throw InputError(fmt::format("--mc-mode loglik: backend '{}' gives no log-probabilities for task '{}'{}; use "
+                                     "--mc-mode generate (or auto)", options.backend.kind, t->name,
+                                     verdict.contains("detail") ? fmt::format(" (server {}: {})", verdict.value("server", "asked"),
+                                                                              verdict.value("detail", "")) : ""));
+      }
       mode = options.mc_mode == "generate" || !can ? "generate" : "loglik";
     }
     // Hashed first: hashing reads the data files into the registry's cache, from which the
@@ -576,6 +610,19 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
       throw InputError(fmt::format("task '{}' (its file or data) changed since run {} started; start a new run instead",
                                    task->name, run.id));
   }
+  // The server must still be the one the run started with: answers of two models never mix.
+  auto same_server = [&](const BackendOptions& backend, const char* key) {
+    const nlohmann::json& entry = config.at(key);
+    if (!entry.contains("endpoint") || !backend.model_id.empty()) return;
+    const nlohmann::json now = make_backend(backend)->probe(false);
+    const std::string before = entry.value("identity", ""), after = now.is_object() ? now.value("identity", "") : "";
+    if (!before.empty() && !after.empty() && before != after)
+      throw InputError(fmt::format("run {} was answered by {}; the server now reports {}: start a new run, or give "
+                                   "--model-id to pin an identity when the server reports none that is stable",
+                                   run.id, entry.at("endpoint").at("endpoints").dump(), now.at("endpoints").dump()));
+  };
+  same_server(options.backend, "backend");
+  if (options.judge) same_server(*options.judge, "judge");
   m_store.set_run_status(run.id, "running");
   return execute(run, options, true);
 }
@@ -614,6 +661,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
     if (!options.shard) return;
     std::erase_if(samples, [&](const Sample& s) { return !in_shard(*options.shard, s.task, s.id); });
   };
+  // Cached answers are keyed by the identity the server reported when the run was planned.
+  const BackendOptions cache_identity = with_identity(options.backend, run.config.at("backend"));
   CommitPacer pacer(m_store, options.commit_every);
   auto stored = [&]() { pacer.wrote(); };
   RunSummary summary;
@@ -632,7 +681,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         std::string cache_key;
         if (options.use_cache) {
           if (auto payload = backend->cache_payload(r)) {
-            cache_key = response_cache_key(options.backend, *payload);
+            cache_key = response_cache_key(cache_identity, *payload);
             if (auto hit = m_store.cache_get(cache_key); hit && hit->ok()) {
               hit->from_cache = true;
               m_store.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
@@ -732,7 +781,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
       TaskVerdicts verdicts;
       if (judge_backend && entry.contains("judge")) {
         protocol = make_judge_protocol(*task.config->judge, m_registry.judge_data(*task.config));
-        JudgePhase phase{m_store, run.id, *judge_backend, *options.judge, options.use_cache, progress, stored};
+        const BackendOptions judge_identity = with_identity(*options.judge, run.config.at("judge"));
+        JudgePhase phase{m_store, run.id, *judge_backend, judge_identity, options.use_cache, progress, stored};
         verdicts = judge_task(phase, *protocol, *task.config, task.samples, answer_texts);
       }
       // Score the task's samples from their responses, in the same transaction stream.

@@ -78,7 +78,8 @@ private:
 
 // Resolves the tasks, checks every template and row, and counts what the run will send; stores
 // and sends nothing.
-RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options);
+// `probe_servers` false (a dry run) asks no server: modes then assume what the backend kind offers.
+RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool probe_servers = true);
 
 // Task and group results of a run, computed from its stored scores and its configuration.
 std::vector<TaskResult> compute_results(Store& store, const RunRecord& run);

@@ -201,6 +201,21 @@ std::vector<std::string> config_differences(const RunRecord& base, const RunReco
   };
   if (judge_of(a) != judge_of(b))
     out.push_back(fmt::format("judge differs: {} vs {}", json_text(judge_of(a)), json_text(judge_of(b))));
+  // Who answered: the identity each server reported (or --model-id). Under one model name, a
+  // different identity means a different model answered.
+  auto identity_of = [](const nlohmann::json& config) {
+    const auto b = config.value("backend", nlohmann::json::object());
+    return b.is_object() ? b.value("identity", "") : std::string();
+  };
+  auto model_of = [](const nlohmann::json& config) {
+    const auto b = config.value("backend", nlohmann::json::object());
+    return b.is_object() ? b.value("model", "") : std::string();
+  };
+  if (!identity_of(a).empty() && !identity_of(b).empty() && identity_of(a) != identity_of(b))
+    out.push_back(model_of(a) == model_of(b)
+                      ? fmt::format("answers came from different models under one name '{}': the servers reported "
+                                    "identities {} and {}", model_of(a), identity_of(a), identity_of(b))
+                      : fmt::format("answers came from different server identities: {} vs {}", identity_of(a), identity_of(b)));
   // Generation settings live with the backend but are not the model being compared.
   for (const char* key : {"max_tokens", "temperature"}) {
     auto get = [&](const nlohmann::json& config) {

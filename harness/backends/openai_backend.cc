@@ -8,6 +8,8 @@
 #include "backend.h"
 #include "backends/openai_format.h"
 #include "http_engine.h"
+#include "server_probe.h"
+#include "util/sha256.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -57,15 +59,38 @@ HttpEngineOptions engine_options(const BackendOptions& o) {
 class OpenAiBackend final : public Backend {
 public:
   OpenAiBackend(const BackendOptions& o, bool chat)
-      : m_chat(chat), m_engine(engine_options(o), api_key_from_environment(o.judge)) {
+      : m_chat(chat), m_engine(engine_options(o), api_key_from_environment(o.judge)), m_base_urls(o.base_urls),
+        m_timeout(std::min(o.timeout, 30.0)) {
     m_payload.model = o.model;
     m_payload.max_tokens = o.max_tokens;
     m_payload.temperature = o.temperature;
+    const std::string key = api_key_from_environment(o.judge);
+    if (!key.empty()) m_probe_headers.push_back("Authorization: Bearer " + key);
+    for (const auto& h : o.headers) m_probe_headers.push_back(normalise_header(h));
   }
 
   std::string kind() const override { return m_chat ? "openai-chat" : "openai-completions"; }
-  // Chat endpoints score no given text: log-likelihood needs echo on /completions.
-  bool supports_loglikelihood(std::string_view) const override { return !m_chat; }
+  // Chat endpoints score no given text: log-likelihood needs echo on /completions, and then only
+  // where the probe saw prompt log-probs come back (llama.cpp's server accepts echo and ignores it).
+  bool supports_loglikelihood(std::string_view) const override { return !m_chat && m_prompt_logprobs.value_or(true); }
+
+  nlohmann::json probe(bool want_loglikelihood) override {
+    nlohmann::json endpoints = nlohmann::json::array();
+    bool named = true;
+    for (const auto& url : m_base_urls) {
+      endpoints.push_back(probe_endpoint(url, m_payload.model, m_probe_headers, m_timeout));
+      named = named && names_a_model(endpoints.back());
+    }
+    // No identity when a server names no model (it then keys nothing): --model-id pins one.
+    nlohmann::json out = {{"endpoints", endpoints}, {"identity", named ? sha256_hex(endpoints.dump()).substr(0, 16) : ""}};
+    if (m_chat) {
+      m_prompt_logprobs = false;
+      out["prompt_logprobs"] = {{"available", false}, {"detail", "chat endpoints score no given text"}};
+    } else if (want_loglikelihood) {
+      out["prompt_logprobs"] = probe_prompt_logprobs();
+    }
+    return out;
+  }
 
   std::optional<std::string> cache_payload(const Request& r) const override { return body(r); }
 
@@ -85,6 +110,34 @@ public:
   }
 
 private:
+  // One scoring request, as a run sends it, to every endpoint: prompt log-probs are available
+  // only when each answers with them in a shape keval reads.
+  nlohmann::json probe_prompt_logprobs() {
+    Request r;
+    r.key = "probe";
+    r.kind = RequestKind::loglikelihood;
+    r.context = "대한민국의 수도는";
+    r.continuations = {" 서울이다.", " 부산이다."};
+    const std::string request = body(r);
+    for (const auto& url : m_base_urls) {
+      std::string base = url;
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      const HttpReply reply = http_post_json(base + "/completions", request, m_probe_headers, m_timeout);
+      std::string detail;
+      if (reply.status == 200) {
+        Response parsed = openai::parse_loglikelihood_response(reply.body, r);
+        if (parsed.ok()) continue;
+        detail = parsed.message;
+      } else {
+        detail = reply.status ? fmt::format("HTTP {}: {}", reply.status, reply.body.substr(0, 300)) : reply.error;
+      }
+      m_prompt_logprobs = false;
+      return {{"available", false}, {"server", url}, {"detail", detail.substr(0, 500)}};
+    }
+    m_prompt_logprobs = true;
+    return {{"available", true}, {"detail", "echo with logprobs returned the prompt's token log-probs"}};
+  }
+
   std::string body(const Request& r) const {
     nlohmann::json j = r.kind == RequestKind::loglikelihood ? openai::loglikelihood_payload(r, m_payload)
                        : m_chat                            ? openai::chat_payload(r, m_payload)
@@ -95,6 +148,10 @@ private:
   bool m_chat;
   openai::PayloadOptions m_payload;
   HttpEngine m_engine;
+  std::vector<std::string> m_base_urls;
+  double m_timeout;                          // seconds for each probe request
+  std::vector<std::string> m_probe_headers;  // never stored
+  std::optional<bool> m_prompt_logprobs;     // what the probe saw; unset until probed
 };
 
 } // namespace

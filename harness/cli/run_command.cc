@@ -43,6 +43,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string tasks;
     std::string backend;
     std::string model;
+    std::string model_id;
     std::vector<std::string> base_urls;
     std::string responses;
     std::string db = k_default_db;
@@ -82,6 +83,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--backend", o->backend, "random | replay | openai-chat | openai-completions | exec");
   app.add_option("--model", o->model, "Model name (recorded; sent to HTTP backends)");
   app.add_option("--base-url", o->base_urls, "Server URL (repeatable)");
+  app.add_option("--model-id", o->model_id,
+                 "Pin the model's identity (keys cached answers) when the server reports none that names the model");
   app.add_option("--responses", o->responses, "replay: recorded responses (JSON lines)");
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_option("--limit", o->limit, "Evaluate the first N samples of each task");
@@ -129,7 +132,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       if (!o->tasks.empty() || !o->backend.empty())
         throw InputError("--resume continues a stored run with its own tasks and backend; drop --tasks and --backend");
       // What decides results comes from the stored run; only --header (never stored) is given again.
-      if (!o->model.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature || o->keep_think)
+      if (!o->model.empty() || !o->model_id.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature || o->keep_think)
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
                          "--max-tokens, --temperature and --keep-think");
       if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
@@ -149,6 +152,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.tasks = text::split(o->tasks, ',');
       options.backend.kind = o->backend;
       options.backend.model = o->model;
+      options.backend.model_id = o->model_id;
       options.backend.base_urls = o->base_urls;
       options.backend.responses_file = o->responses;
       options.backend.seed = o->seed;
@@ -194,7 +198,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       if (options.judge) make_backend(*options.judge);
       if (o->dry_run) {
         // The plan is made without a database: nothing is stored, nothing is sent.
-        RunPlan plan = make_run_plan(registry, options);
+        RunPlan plan = make_run_plan(registry, options, false);
         if (o->json) fmt::print("{}\n", plan.to_json().dump(2));
         else fmt::print("{}", format_plan(plan));
         return 0;

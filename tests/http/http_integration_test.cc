@@ -110,7 +110,8 @@ TEST(Http, LoglikelihoodPicksTheChoiceTheServerFavours) {
   // The marked half is always right; the unmarked half has no marker to favour.
   double acc = s["mock_mc/acc"]["value"];
   EXPECT_GE(acc, 0.5);
-  EXPECT_EQ(mock.stats()["per_path"]["/v1/completions"], 40);  // one request per sample, all choices in it
+  // One request per sample, all choices in it, and the one probe that found prompt log-probs.
+  EXPECT_EQ(mock.stats()["per_path"]["/v1/completions"], 41);
   // Chat endpoints give no log-probs: refused before any request.
   auto chat = run_keval(global + " run --tasks mock_mc --mc-mode loglik --backend openai-chat --model m --no-progress "
                                  "--base-url " + mock.url() + " --db " + dir / "c.db");

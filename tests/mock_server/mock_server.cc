@@ -13,6 +13,12 @@
 // --replies FILE scripts generation answers (e.g. a judge's verdicts): JSON lines
 // {"when": "text", "reply": "answer"}; the first rule whose `when` occurs in any message (or the
 // prompt) gives the answer.
+// --flavor vllm|llama.cpp describes the server as that server does: vllm adds `root` (the
+// --model-path) and `max_model_len` to GET /v1/models; llama.cpp lists the model under its file
+// (--model-path) with a `meta` block, answers GET /props (model_path, total_slots --slots, per-slot
+// n_ctx = --ctx-size / --slots), and accepts `echo` but ignores it: a completion with logprobs
+// gets the generated token's log-prob in its own shape ({"content": [{token, logprob, …}]}), never
+// the prompt's. Both put the current time in `created`, as the real servers do.
 // --port 0 picks a free port; the port is printed alone on stdout's first line.
 #include <atomic>
 #include <fstream>
@@ -48,6 +54,9 @@ struct Options {
   std::string model = "mock-model";
   int threads = 160;        // one per keep-alive connection: at least the client's concurrency
   std::vector<std::pair<std::string, std::string>> replies;  // (when, reply), first match wins
+  std::string flavor = "plain";   // plain | vllm | llama.cpp
+  std::string model_path = "/models/mock-7b-q4_k_m.gguf";
+  int ctx_size = 8192, slots = 4, max_model_len = 4096;
 };
 
 // The scripted reply for a request whose text holds a rule's `when`, if any.
@@ -193,6 +202,11 @@ int main(int argc, char** argv) {
     else if (a == "--model") o.model = next();
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--replies") load_replies(o, next());
+    else if (a == "--flavor") o.flavor = next();
+    else if (a == "--model-path") o.model_path = next();
+    else if (a == "--ctx-size") o.ctx_size = std::stoi(next());
+    else if (a == "--slots") o.slots = std::stoi(next());
+    else if (a == "--max-model-len") o.max_model_len = std::stoi(next());
     else {
       std::fprintf(stderr, "keval-mock-server: unknown option %s (see the comment atop mock_server.cc)\n", a.c_str());
       return 2;
@@ -209,9 +223,28 @@ int main(int argc, char** argv) {
   const auto started = std::chrono::steady_clock::now();
 
   server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
-    nlohmann::json j = {{"object", "list"}, {"data", {{{"id", o.model}, {"object", "model"}, {"owned_by", "keval"}}}}};
+    const long long now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    nlohmann::json model = {{"id", o.model}, {"object", "model"}, {"owned_by", "keval"}};
+    if (o.flavor == "vllm") {
+      model = {{"id", o.model}, {"object", "model"}, {"created", now}, {"owned_by", "vllm"}, {"root", o.model_path},
+               {"parent", nullptr}, {"max_model_len", o.max_model_len}, {"permission", nlohmann::json::array()}};
+    } else if (o.flavor == "llama.cpp") {
+      const unsigned long long h = fnv1a(o.model_path);
+      model = {{"id", o.model_path}, {"object", "model"}, {"created", now}, {"owned_by", "llamacpp"},
+               {"meta", {{"vocab_type", 2}, {"n_vocab", 151936}, {"n_ctx_train", 32768}, {"n_embd", 3584},
+                         {"n_params", 7000000000ULL + h % 1000000}, {"size", 4000000000ULL + h % 1000000}}}};
+    }
+    nlohmann::json j = {{"object", "list"}, {"data", {model}}};
     res.set_content(j.dump(), "application/json");
   });
+  if (o.flavor == "llama.cpp")
+    server.Get("/props", [&](const httplib::Request&, httplib::Response& res) {
+      nlohmann::json j = {{"default_generation_settings", {{"n_ctx", o.ctx_size / std::max(1, o.slots)}, {"temperature", 0.8}}},
+                          {"total_slots", o.slots},
+                          {"model_path", o.model_path},
+                          {"build_info", "b0-mock"}};
+      res.set_content(j.dump(), "application/json");
+    });
 
   // /stats?prompts=1 adds how often each prompt was requested.
   server.Get("/stats", [&](const httplib::Request& req, httplib::Response& res) {
@@ -330,7 +363,9 @@ int main(int argc, char** argv) {
       if (p.is_array())
         for (const auto& x : p) prompts.push_back(x.is_string() ? x.get<std::string>() : x.dump());
       else prompts.push_back(p.is_string() ? p.get<std::string>() : p.dump());
-      bool echo = body.value("echo", false);
+      // llama.cpp's server accepts echo and ignores it.
+      bool echo = body.value("echo", false) && o.flavor != "llama.cpp";
+      const bool llama_logprobs = o.flavor == "llama.cpp" && body.contains("logprobs") && !body["logprobs"].is_null();
       // Choices come back in reverse order: clients must match them by index.
       for (size_t k = prompts.size(); k-- > 0;) {
         nlohmann::json c = {{"index", k}, {"finish_reason", "length"}};
@@ -343,6 +378,9 @@ int main(int argc, char** argv) {
           if (const std::string* scripted = scripted_reply(o, body)) text = *scripted;
           c["text"] = text;
           c["logprobs"] = nullptr;
+          if (llama_logprobs)
+            c["logprobs"] = {{"content", {{{"id", 362}, {"token", text}, {"logprob", -0.25}, {"bytes", nlohmann::json::array()},
+                                          {"top_logprobs", nlohmann::json::array()}}}}};
         }
         choices.push_back(c);
       }

@@ -408,5 +408,41 @@ TEST(LogicKorReference, UnreadableVerdictsGiveScorePysFigures) {
   EXPECT_EQ(query(db, "SELECT count(*) FROM judgements WHERE status = 'unparsed'").at(0).at(0), "30");
 }
 
+// LogicKor's generator puts a strategy's messages before the question on both turns, at
+// temperature 0 with up to 4,096 new tokens; the three strategies are three tasks.
+TEST(LogicKorReference, StrategiesAreSentBeforeTheQuestion) {
+  const json strategies = json::parse(slurp(source_dir() + "/datasets/logickor/prompt_strategies.json"))["strategies"];
+  const std::map<std::string, std::string> tasks = {
+      {"logickor", "default"}, {"logickor_1shot", "1-shot"}, {"logickor_cot_1shot", "cot-1-shot"}};
+  for (const auto& [task, strategy] : tasks) {
+    const json before = strategies.at(strategy);
+    auto r = run_keval("samples --task " + task + " --limit 1 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json sample = json::parse(text::split(r.out, '\n').front());
+    json expected = before;
+    expected.push_back({{"role", "user"}, {"content", sample["turns"][0]}});
+    EXPECT_EQ(sample["messages"], expected) << task;
+
+    ScratchDir dir;
+    write_file(dir / "answers.jsonl",
+               json({{"task", task}, {"id", "1"}, {"responses", {"첫 답변입니다.", "둘째 답변입니다."}}}).dump() + "\n");
+    const std::string db = dir / "k.db";
+    r = run_keval("run --tasks " + task + " --limit 1 --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                  " --name s --no-progress --db " + shell_quote(db));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto rows = query(db, "SELECT turn, request_json FROM responses ORDER BY turn");
+    ASSERT_EQ(rows.size(), 2u) << task;
+    for (const auto& row : rows) {
+      const json request = json::parse(row[1]);
+      EXPECT_EQ(request["max_tokens"], 4096) << task;
+      EXPECT_EQ(request["temperature"], 0.0) << task;
+      const json& messages = request["messages"];
+      ASSERT_EQ(messages.size(), before.size() + (row[0] == "0" ? 1 : 3)) << task;
+      for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(messages[i], before[i]) << task << " turn " << row[0];
+      EXPECT_EQ(messages[before.size()]["content"], sample["turns"][0]) << task;
+    }
+  }
+}
+
 } // namespace
 } // namespace keval

@@ -334,6 +334,13 @@ TEST(KoMtBenchReference, AnswersAreSampledAtEachCategorysTemperature) {
   EXPECT_EQ(temperature["values"]["writing"], 0.7);
   EXPECT_EQ(temperature["values"]["stem"], 0.1);
   EXPECT_TRUE(temperature["replaced_by"].is_null());
+  // --temperature replaces every category's, and the run says so.
+  r = run_keval("run --tasks komt_bench --limit 2 --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                " --temperature 0.3 --name replaced --no-progress --db " + shell_quote(db));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto replaced = json::parse(query(db, "SELECT config_json FROM runs WHERE name = 'replaced'").at(0).at(0));
+  EXPECT_EQ(replaced["tasks"][0]["temperature"]["replaced_by"], 0.3);
+  EXPECT_EQ(replaced["backend"]["temperature"], 0.3);
 }
 
 // LogicKor: six verdicts of Qwen2-7B-Instruct's published judgements made unreadable, as
@@ -442,6 +449,22 @@ TEST(LogicKorReference, StrategiesAreSentBeforeTheQuestion) {
       EXPECT_EQ(messages[before.size()]["content"], sample["turns"][0]) << task;
     }
   }
+}
+
+TEST(LogicKorReference, AnUnknownStrategyIsAnInputErrorNamingTheTaskFile) {
+  ScratchDir home;
+  std::filesystem::create_directories(home.path() / "tasks" / "logickor");
+  std::filesystem::create_directories(home.path() / "datasets" / "logickor");
+  std::filesystem::copy_file(source_dir() + "/datasets/logickor/prompt_strategies.json",
+                             home.path() / "datasets" / "logickor" / "prompt_strategies.json");
+  std::filesystem::copy_file(source_dir() + "/tasks/logickor/_logickor.yaml", home.path() / "tasks" / "logickor" / "_logickor.yaml");
+  write_file(home.path() / "tasks" / "logickor" / "logickor_2shot.yaml",
+             "include: _logickor.yaml\ntask: logickor_2shot\n"
+             "prompt_strategy: {file: logickor/prompt_strategies.json, name: 2-shot}\n");
+  auto r = run_keval("tasks", "KEVAL_HOME=" + shell_quote(home.path().string()) + " ");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("logickor_2shot.yaml"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("strategies.2-shot"), std::string::npos) << r.err;
 }
 
 } // namespace

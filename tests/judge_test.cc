@@ -723,6 +723,45 @@ TEST(JudgeLogicKorKeval, SystemPromptAsksForTheVerdictFormatAndKorean) {
   EXPECT_TRUE(contains(protocol->prompt(s, 1, {k_korean_answer, k_korean_answer_2})[0].content, "후속 질문"));
 }
 
+// evaluator.py's create_answers, transcribed from its code (instructkr/LogicKor 11c3a84), not
+// from judge_template.json: the user message keval builds from the template must equal it.
+std::string evaluator_prompt(const Sample& s, const std::vector<std::string>& outputs, bool multi_turn) {
+  const auto& refs = s.fields.at("references");
+  auto reference = [&](size_t i) { return i < refs.size() && refs[i].is_string() ? refs[i].get<std::string>() : ""; };
+  std::string prompt = "아래의 내용을 주어진 평가 기준들을 충실히 반영하여 평가해라. 특히 모델 답변이 언어 요구사항을 준수하는지 "
+                       "반드시 확인해야 한다.\n\n**Question**\n" + s.turns[0];
+  if (!reference(0).empty()) prompt += "\n\n**Additional Reference**\n" + reference(0);
+  prompt += "\n\n**Model's Response**\n" + outputs[0];
+  if (multi_turn) {
+    prompt += "\n\n**Follow-up Question.**\n" + s.turns[1];
+    if (!reference(1).empty()) prompt += "\n\n**Additional Reference**\n" + reference(1);
+    prompt += "\n\n**Model's Response**\n" + outputs[1];
+  }
+  return prompt + "\n\n[[대화 종료. 평가 시작.]]";
+}
+
+TEST(JudgeLogicKor, PromptsAreEvaluatorPysOnEveryQuestion) {
+  const auto& task = judged_task("logickor");
+  const auto protocol = protocol_for(task);
+  ASSERT_EQ(task.samples.size(), 42u);
+  // generator.py stores answers stripped; keval strips them for the judge the same way.
+  const std::vector<std::string> raw = {"\n" + k_korean_answer + "  \n", " " + k_korean_answer_2 + "\n"};
+  const std::vector<std::string> stripped = {k_korean_answer, k_korean_answer_2};
+  size_t with_reference = 0;
+  for (const auto& s : task.samples) {
+    for (int turn = 0; turn < 2; ++turn) {
+      const auto messages = protocol->prompt(s, turn, raw);
+      ASSERT_EQ(messages.size(), 2u);
+      EXPECT_EQ(messages[0].role, "system");
+      EXPECT_EQ(messages[1].content, evaluator_prompt(s, stripped, turn == 1)) << s.id << " turn " << turn + 1;
+      // templates.py JUDGE_TEMPLATE: the multi-turn judge is told about the follow-up.
+      EXPECT_EQ(messages[0].content.find("후속 질문") != std::string::npos, turn == 1) << s.id;
+    }
+    with_reference += !logickor_reference(s, 0).empty();
+  }
+  EXPECT_GT(with_reference, 0u);
+}
+
 TEST(JudgeLogicKor, RatingReadsTheLabel) {
   for (const char* name : {"logickor", "logickor_keval"}) {
     const auto protocol = protocol_for(judged_task(name));

@@ -102,8 +102,8 @@ public:
     if (!m_spec.category_field.empty()) out.meta["category"] = field_text(sample.fields, m_spec.category_field);
   }
 
-  // FastChat reads a verdict once; keval asks an unreadable one once more before leaving the turn out.
-  int attempts() const override { return 2; }
+  // FastChat asks once per turn and records -1 for an unreadable verdict (`--resume` asks again).
+  int attempts() const override { return 1; }
 
   nlohmann::json describe() const override {
     std::string prompt_text;
@@ -118,7 +118,8 @@ public:
             {"penalty", m_spec.penalty},
             {"penalty_exempt", m_spec.penalty_exempt},
             {"language_rule", fmt::format("detect_korean: JSON or no letters, else Hangul share >= {}", k_korean_min_share)},
-            {"verdict", "[[N]]"}};
+            {"verdict", "[[N]]"},
+            {"attempts", attempts()}};
   }
 
   std::vector<std::string> breakdown_metrics() const override {

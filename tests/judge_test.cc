@@ -595,6 +595,11 @@ TEST(JudgeMtBench, AFailedTurnIsLeftOutAlone) {
   EXPECT_EQ(none.values.count("judge_score"), 0u) << "no rated turn: the sample is not scored";
 }
 
+TEST(JudgeMtBench, AsksOnceAsFastChat) {
+  EXPECT_EQ(protocol_for(judged_task("komt_bench"))->attempts(), 1);
+  EXPECT_EQ(protocol_for(judged_task("komt_bench"))->describe().at("attempts"), 1);
+}
+
 TEST(JudgeMtBench, JudgeScorePoolsTurnsAsShowResult) {
   // show_result averages the rows left: (8 + 6 + 10) / 3, not ((8 + 6) / 2 + 10) / 2.
   const auto& task = judged_task("komt_bench");

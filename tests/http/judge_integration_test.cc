@@ -92,11 +92,11 @@ TEST(Judge, MockJudgeWellFormedMalformedAndNonKoreanVerdicts) {
   EXPECT_NEAR(res["judge_turn1"]["value"].get<double>(), (std::sqrt(8.0) + 7 * 8) / 9.0, 1e-9);
   EXPECT_NEAR(res["judge_score_hangul_share"]["value"].get<double>(), (0.0 + 7 * 16) / 18.0, 1e-9);
 
-  // The unreadable verdicts were asked twice per turn, stored, and never scored as a zero.
+  // The unreadable verdicts were asked once per turn, as FastChat asks, stored, and never scored as a zero.
   const auto unreadable = asked(judge, "판정불가-83");
   ASSERT_EQ(unreadable.size(), 2u);
-  for (long long n : unreadable) EXPECT_EQ(n, 2);
-  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83' AND status = 'unparsed'"), 4);
+  for (long long n : unreadable) EXPECT_EQ(n, 1);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83' AND status = 'unparsed'"), 2);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM scores WHERE sample_id = '83' AND status = 'judge_failed'"), 1);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE status = 'ok'"), 18);
 
@@ -120,19 +120,19 @@ TEST(Judge, MockJudgeWellFormedMalformedAndNonKoreanVerdicts) {
   EXPECT_EQ(task["judge"]["prompt_sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(task["judge"]["penalty_exempt"], nlohmann::json({"138", "140"}));
 
-  // --resume asks the judge again only where it has no rating: two turns, two attempts each.
+  // --resume asks the judge again only where it has no rating: two turns, one attempt each.
   const long long before = judge.stats().value("total", 0LL);
   r = run_keval("run --resume first --no-progress --db " + shell_quote(db));
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_EQ(judge.stats().value("total", 0LL) - before, 4);
-  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83'"), 8);
+  EXPECT_EQ(judge.stats().value("total", 0LL) - before, 2);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83'"), 4);
 
   // The same evaluation again: every readable verdict comes from the cache.
   const long long cached_before = judge.stats().value("total", 0LL);
   r = run_keval("run --tasks komt_bench --limit 10 --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
                 " --name second --no-progress --db " + shell_quote(db) + judge_flags);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(judge.stats().value("total", 0LL) - cached_before, 4);
+  EXPECT_EQ(judge.stats().value("total", 0LL) - cached_before, 2);
   auto again = results_of(db, "komt_bench", "second");
   EXPECT_EQ(again["judge_score"]["value"], res["judge_score"]["value"]);
 }

@@ -311,6 +311,15 @@ TEST(JudgeDetectKorean, JsonAndCodeAreNotPenalised) {
   EXPECT_TRUE(detect_korean("방정식을 재정렬하고 'a', 'b', 'c', 'd' 등을 변수로 사용하면 다음과 같습니다: a = (3/4)b^3 - e^(2b)").korean);
 }
 
+TEST(JudgeDetectKorean, DecomposedHangulIsKorean) {
+  // "한국어로 답합니다" written as conjoining jamo (NFD), as some tokenizers emit it.
+  const std::string decomposed = "\u1112\u1161\u11AB\u1100\u116E\u11A8\u110B\u1165\u1105\u1169 "
+                                 "\u1103\u1161\u11B8\u1112\u1161\u11B8\u1102\u1175\u1103\u1161 with words";
+  const LanguageDecision d = detect_korean(decomposed);
+  EXPECT_TRUE(d.korean) << d.share;
+  EXPECT_NEAR(d.share, 8.0 / (8 + 9), 1e-12);  // 8 syllables after NFC, 9 Latin letters
+}
+
 TEST(JudgeDetectKorean, ThresholdIsThirtyPercentOfLetters) {
   EXPECT_TRUE(detect_korean("가나다 abcdefg").korean);    // 3 of 10 letters
   EXPECT_FALSE(detect_korean("가나 abcdefgh").korean);    // 2 of 10

@@ -33,10 +33,18 @@ std::string excerpt(const std::string& text) {
 
 } // namespace
 
-void ask_judge(JudgePhase& phase, std::vector<Request> requests, const std::function<bool(const Response&)>& readable,
+TurnVerdict TaskVerdicts::verdict(const std::string& key) const {
+  TurnVerdict v;
+  if (auto it = ratings.find(key); it != ratings.end()) v.rating = it->second;
+  else v.unreadable = unreadable.count(key) > 0;
+  return v;
+}
+
+void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts,
+               const std::function<bool(const Response&)>& readable,
                const std::function<void(const Request&, const Response&, bool, int)>& on_answer) {
-  // Round 0 asks every request; round 1 asks again those whose verdict could not be read.
-  for (int round = 0; round < 2 && !requests.empty(); ++round) {
+  // Round 0 asks every request; later rounds ask again those whose verdict could not be read.
+  for (int round = 0; round < attempts && !requests.empty(); ++round) {
     std::vector<Request> to_send;
     std::vector<std::string> cache_keys;
     for (auto& r : requests) {
@@ -93,7 +101,7 @@ TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const 
     }
   }
   ask_judge(
-      phase, std::move(requests), [&](const Response& r) { return protocol.rating(r.text).has_value(); },
+      phase, std::move(requests), protocol.attempts(), [&](const Response& r) { return protocol.rating(r.text).has_value(); },
       [&](const Request& r, const Response& response, bool readable, int round) {
         StoredJudgement j{r.sample->task, r.sample->id, r.turn, next_attempt[r.key]++, "failed", response, std::nullopt};
         if (readable) {
@@ -101,11 +109,14 @@ TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const 
           j.status = "ok";
           out.ratings[r.key] = *j.rating;
           out.failures.erase(r.key);
+          out.unreadable.erase(r.key);
         } else if (response.ok()) {
           j.status = "unparsed";
+          out.unreadable.insert(r.key);
           out.failures[r.key] = fmt::format("the judge's verdict gives no rating ({} attempts): \"{}\"", round + 1,
                                             excerpt(response.text));
         } else {
+          out.unreadable.erase(r.key);  // this attempt failed outright: no verdict to count
           out.failures[r.key] = fmt::format("judge request failed ({}): {}", to_string(response.failure), response.message);
         }
         phase.store.put_judgement(phase.run_id, j, judge_request_json(r));
@@ -149,7 +160,7 @@ PairwiseResult judge_pairwise(JudgePhase& phase, const PairwiseProtocol& protoco
   std::map<std::string, std::optional<PairVerdict>> verdicts;  // "<task>/<id>/<2 turn + order>"
   std::map<std::string, std::string> failures;
   ask_judge(
-      phase, requests, [](const Response& r) { return pair_verdict(r.text).has_value(); },
+      phase, requests, 2, [](const Response& r) { return pair_verdict(r.text).has_value(); },
       [&](const Request& r, const Response& response, bool readable, int) {
         verdicts[r.key] = readable ? pair_verdict(response.text) : std::nullopt;
         if (!readable)

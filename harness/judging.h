@@ -1,12 +1,14 @@
 #pragma once
 // The judge phase of a dialogue task: once a sample's answers are stored, each turn is put to the
 // judge model through any Backend (so the same engine, cache and resume as the model's), every
-// verdict is stored, and the rating read from it. A verdict with no readable rating is asked once
-// more; if that fails too the turn is a judge failure: never a zero.
+// verdict is stored, and the rating read from it. A verdict with no readable rating is asked again,
+// up to the protocol's attempts in all; a turn left without a rating is a judge failure, which the
+// protocol leaves out (mt_bench) or counts 0 (logickor, as LogicKor's score.py).
 #include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "backend.h"
@@ -30,6 +32,10 @@ struct JudgePhase {
 struct TaskVerdicts {
   std::unordered_map<std::string, double> ratings;        // request key "<task>/<id>/<turn>" -> rating
   std::unordered_map<std::string, std::string> failures;  // request key -> why there is no rating
+  std::unordered_set<std::string> unreadable;              // request keys answered, but with no readable rating
+
+  // The verdict of one turn of a sample, as a protocol scores it.
+  TurnVerdict verdict(const std::string& key) const;
 };
 
 // The model's answers to every turn of a sample as the judge sees them; nullopt when a turn has
@@ -45,8 +51,10 @@ inline constexpr int k_judge_max_tokens = 2048;
 Request judge_request(const TaskConfig& task, const Sample& sample, int turn, std::vector<Message> messages);
 
 // Sends judge requests through the phase's backend and cache. A verdict `readable` rejects is
-// asked once more; `on_answer(request, response, readable, round)` sees every answer, cached ones too.
-void ask_judge(JudgePhase& phase, std::vector<Request> requests, const std::function<bool(const Response&)>& readable,
+// asked again, `attempts` times in all; `on_answer(request, response, readable, round)` sees every
+// answer, cached ones too.
+void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts,
+               const std::function<bool(const Response&)>& readable,
                const std::function<void(const Request&, const Response&, bool, int)>& on_answer);
 
 // Pairwise comparison of two runs' answers: win, tie and loss counts for model A, per turn.

@@ -10,6 +10,7 @@
 
 #include "samples.h"
 #include "task_loader.h"
+#include "util/delimited.h"
 #include "util/error.h"
 #include "util/sha256.h"
 #include "util/text.h"
@@ -44,6 +45,7 @@ TaskRegistry::TaskRegistry(const KevalPaths& paths) : m_paths(paths), m_datasets
     auto [it, inserted] = declared.emplace(name, display);
     if (!inserted) throw InputError(fmt::format("{}: '{}' is already declared in {}", display, name, it->second));
     if (loaded.task) {
+      if (!loaded.task->prompt_strategy_file.empty()) load_prompt_strategy(*loaded.task);
       m_task_index[name] = m_tasks.size();
       m_canonical[name] = loaded.canonical.dump();
       m_tasks.push_back(std::move(*loaded.task));
@@ -150,6 +152,31 @@ size_t TaskRegistry::count(const TaskConfig& task) {
   return m_datasets.count(task.dataset, task.source_file);
 }
 
+void TaskRegistry::load_prompt_strategy(TaskConfig& task) const {
+  const std::string& file = task.prompt_strategy_file;
+  const std::string path = (fs::path(m_paths.datasets_dir) / file).string();
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text::strip_bom(read_file(path)));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(fmt::format("{}: prompt_strategy: {}: malformed JSON: {}", task.source_file, file, e.what()));
+  }
+  const nlohmann::json* messages = nullptr;
+  if (doc.is_object() && doc.contains("strategies") && doc.at("strategies").is_object() &&
+      doc.at("strategies").contains(task.prompt_strategy_name))
+    messages = &doc.at("strategies").at(task.prompt_strategy_name);
+  if (!messages || !messages->is_array())
+    throw InputError(fmt::format("{}: prompt_strategy: {} has no list strategies.{}", task.source_file, file,
+                                 task.prompt_strategy_name));
+  for (const auto& m : *messages) {
+    if (!m.is_object() || !m.contains("role") || !m.at("role").is_string() || !m.contains("content") ||
+        !m.at("content").is_string())
+      throw InputError(fmt::format("{}: prompt_strategy: {}: strategies.{} holds a message without role and content",
+                                   task.source_file, file, task.prompt_strategy_name));
+    task.messages_before.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+  }
+}
+
 std::string TaskRegistry::task_hash(const TaskConfig& task) {
   focus(task);
   Sha256 hash;
@@ -157,6 +184,7 @@ std::string TaskRegistry::task_hash(const TaskConfig& task) {
   hash.update(m_datasets.sha256(task.dataset, task.source_file));
   if (task.fewshot) hash.update(m_datasets.sha256(*task.fewshot, task.source_file));
   if (task.judge) hash.update(judge_data(task).sha256);
+  for (const auto& m : task.messages_before) hash.update(m.role + "\n" + m.content + "\n");
   return hash.hex_digest();
 }
 
@@ -192,7 +220,18 @@ JudgeData TaskRegistry::judge_data(const TaskConfig& task) {
     for (size_t i = 0; i < rows.rows.size(); ++i) out.push_back(rows.rows[i]);
     return out;
   };
-  if (!task.judge->prompts_file.empty()) data.prompts = read(task.judge->prompts_file);
+  // A `.json` prompts file is one JSON document (LogicKor's judge template), not JSON lines.
+  if (text::ends_with(task.judge->prompts_file, ".json")) {
+    const std::string content = read_file(m_datasets.root() + "/" + task.judge->prompts_file);
+    hash.update(content);
+    try {
+      data.prompts = {nlohmann::json::parse(text::strip_bom(content))};
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(fmt::format("{}: malformed JSON: {}", task.judge->prompts_file, e.what()));
+    }
+  } else if (!task.judge->prompts_file.empty()) {
+    data.prompts = read(task.judge->prompts_file);
+  }
   if (!task.judge->references_file.empty()) data.references = read(task.judge->references_file);
   data.sha256 = hash.hex_digest();
   return data;

@@ -61,6 +61,7 @@ private:
   std::map<std::string, size_t> m_group_index;
   std::map<std::string, std::string> m_canonical;  // task -> canonical config JSON
   void focus(const TaskConfig& task);  // keep only this task's files cached
+  void load_prompt_strategy(TaskConfig& task) const;  // fills task.messages_before
   DatasetCache m_datasets;
 };
 

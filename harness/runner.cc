@@ -85,6 +85,7 @@ Request build_request(const RunTask& task, const Sample& s, int turn,
   r.sample = &s;
   r.turn = turn;
   r.generation = task.config->generation;
+  r.generation.temperature = sampling_temperature(*task.config, s);
   if (task.mode == "loglik") {
     r.kind = RequestKind::loglikelihood;
     r.context = s.prompt;
@@ -94,6 +95,7 @@ Request build_request(const RunTask& task, const Sample& s, int turn,
   r.kind = RequestKind::generate;
   if (task.mode == "dialogue") {
     if (!task.config->system_prompt.empty()) r.messages.push_back({"system", task.config->system_prompt});
+    r.messages.insert(r.messages.end(), task.config->messages_before.begin(), task.config->messages_before.end());
     for (int t = 0; t <= turn; ++t) {
       r.messages.push_back({"user", s.turns[static_cast<size_t>(t)]});
       if (t < turn) r.messages.push_back({"assistant", answers.at(request_key(s.task, s.id, t)).text});
@@ -161,30 +163,41 @@ StoredScore score_sample(const RunTask& task, const Scorer& scorer, const Sample
   return out;
 }
 
-// Adds the judge's ratings of a sample to its score; a turn without a rating makes the sample a
-// judge failure (not scored, counted apart), never a zero.
+// Adds the judge's verdicts of a sample to its score. A turn without a rating is a judge failure:
+// the protocol leaves it out or counts it 0 (meta.judge_failed_turns lists it, n_judge_failed
+// counts the sample); a sample the protocol cannot score at all is not scored, never a zero.
 void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, const Sample& s,
                    const std::vector<std::string>& texts, StoredScore& out) {
-  std::vector<double> ratings;
+  std::vector<TurnVerdict> turns;
+  nlohmann::json failed_turns = nlohmann::json::array(), messages = nlohmann::json::array();
+  std::vector<std::string> shown;
   for (size_t turn = 0; turn < texts.size(); ++turn) {
     const std::string key = request_key(s.task, s.id, static_cast<int>(turn));
-    auto it = verdicts.ratings.find(key);
-    if (it == verdicts.ratings.end()) {
-      auto f = verdicts.failures.find(key);
-      out.status = "judge_failed";
-      out.extracted.clear();
-      out.score = {{"failure", "judge"},
-                   {"message", f != verdicts.failures.end() ? f->second : "not judged"},
-                   {"turn", turn}};
-      return;
+    turns.push_back(verdicts.verdict(key));
+    if (turns.back().rating) {
+      shown.push_back(fmt::format("{:g}", *turns.back().rating));
+      continue;
     }
-    ratings.push_back(it->second);
+    shown.push_back("-");
+    auto f = verdicts.failures.find(key);
+    failed_turns.push_back(turn);
+    messages.push_back(f != verdicts.failures.end() ? f->second : "not judged");
   }
   SampleScore score = SampleScore::from_json(out.score);
-  protocol.score(s, texts, ratings, score);
+  protocol.score(s, texts, turns, score);
+  if (!score.values.count("judge_score")) {
+    out.status = "judge_failed";
+    out.extracted.clear();
+    out.score = {{"failure", "judge"},
+                 {"message", messages.empty() ? "not judged" : messages[0].get<std::string>()},
+                 {"turn", failed_turns.empty() ? 0 : failed_turns[0].get<size_t>()}};
+    return;
+  }
+  if (!failed_turns.empty()) {
+    score.meta["judge_failed_turns"] = failed_turns;
+    score.meta["judge_failures"] = messages;
+  }
   out.score = score.to_json();
-  std::vector<std::string> shown;
-  for (double r : ratings) shown.push_back(fmt::format("{:g}", r));
   out.extracted = "judge " + text::join(shown, ", ");
 }
 
@@ -345,6 +358,8 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
         return;
       }
       if (s.status == "unparsed") ++unparsed;
+      // Scored, but a turn has no rating (left out, or 0 where the protocol counts it so).
+      if (s.score.contains("meta") && s.score["meta"].contains("judge_failed_turns")) ++judge_failed;
       scored.push_back(SampleScore::from_json(s.score));
     });
     samples_of[name] = task.value("n_samples", 0);
@@ -528,6 +543,13 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
     if (t->judge) add_judge(entry, *t, options.judge.has_value());
     if (entry.contains("judge")) planned.judge_requests = planned.requests;
     shard_counts[t->name] = {{"n_samples", planned.samples}, {"n_requests", planned.requests}};
+    // Sampling temperatures that differ by row (KoMT-Bench's per category) and what replaced them.
+    if (!t->generation.temperature_field.empty())
+      entry["temperature"] = {{"default", t->generation.temperature},
+                              {"by_field", t->generation.temperature_field},
+                              {"values", t->generation.temperature_by_value},
+                              {"replaced_by", options.backend.temperature ? nlohmann::json(*options.backend.temperature)
+                                                                          : nlohmann::json(nullptr)}};
     task_list.push_back(std::move(entry));
     plan.task_versions[t->name] = {{"version", t->version}, {"hash", hash}};
     plan.tasks.push_back(std::move(planned));
@@ -772,7 +794,10 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         for (int turn = 0; turn < turns_of(task, s); ++turn) {
           auto it = answers.find(request_key(s.task, s.id, turn));
           if (it == answers.end()) return std::nullopt;
-          texts.push_back(options.keep_think ? it->second.text : normalize::strip_think(it->second.text));
+          // As FastChat's API path stores it: verbatim, only a reasoning block removed.
+          const std::string& text = it->second.text;
+          const bool reasoning = text.find("think>") != std::string::npos;
+          texts.push_back(options.keep_think || !reasoning ? text : normalize::strip_think(text));
         }
         return texts;
       };
@@ -791,7 +816,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
         if (protocol && score.status != "failed") add_judgement(*protocol, verdicts, s, *answer_texts(s), score);
         if (score.status == "failed") ++summary.n_failed;
-        if (score.status == "judge_failed") ++summary.n_judge_failed;
+        if (score.status == "judge_failed" || score.score.value("meta", nlohmann::json::object()).contains("judge_failed_turns"))
+          ++summary.n_judge_failed;
         m_store.put_score(run.id, score);
         stored();
       }

@@ -22,6 +22,10 @@ struct GenerationSettings {
   int max_tokens = 256;            // tokens the model may generate
   std::vector<std::string> stop;   // stop sequences
   double temperature = 0.0;        // 0 = greedy
+  // Per-row temperatures (MT-Bench samples each category at its own): the row's value of
+  // `temperature_field` picks one; a value not listed keeps `temperature`.
+  std::string temperature_field;
+  std::map<std::string, double> temperature_by_value;
 };
 
 // Where a task's rows come from. `files` are relative to datasets/.
@@ -79,6 +83,12 @@ struct TaskConfig {
 
   OutputType output_type = OutputType::multiple_choice;
   std::string system_prompt;
+  // prompt_strategy: {file, name}: messages sent before the question (after the system prompt),
+  // `strategies.<name>` of a JSON file under datasets/ (LogicKor's prompt_strategies.json). The
+  // registry reads them into messages_before.
+  std::string prompt_strategy_file;
+  std::string prompt_strategy_name;
+  std::vector<Message> messages_before;
   std::string prompt;              // template of the context (completions / log-likelihood)
   std::string generation_prompt;   // template used in generation mode; empty: `prompt`
   std::string fewshot_target;      // template of a few-shot example's answer
@@ -133,5 +143,8 @@ struct Sample {
 // What a chat endpoint gets for a sample in generation mode: the task's system prompt, if any,
 // and the sample's text as one user message. Built on demand so samples hold their text once.
 std::vector<Message> chat_messages(const TaskConfig& task, const Sample& sample);
+
+// The temperature a sample's answer is generated at (before `--temperature`, which replaces it).
+double sampling_temperature(const TaskConfig& task, const Sample& sample);
 
 } // namespace keval

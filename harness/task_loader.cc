@@ -213,7 +213,7 @@ DatasetSpec read_dataset(const Entry& parent, const std::string& key) {
 
 const std::vector<std::string> k_task_keys = {
     "task", "suite", "version", "description", "follows", "licence", "dataset", "fewshot", "num_fewshot",
-    "fewshot_separator", "fewshot_target", "id_field", "output_type", "system_prompt", "prompt",
+    "fewshot_separator", "fewshot_target", "id_field", "output_type", "system_prompt", "prompt_strategy", "prompt",
     "generation_prompt", "target_delimiter", "choices", "choices_field", "choice_labels", "continuations", "option_format",
     "option_separator", "target", "derived", "turns_field", "max_turns", "generation", "scorer",
     "scorer_options", "metrics", "judge"};
@@ -266,6 +266,8 @@ JudgeSpec read_judge(const Entry& parent) {
   j.penalty_exempt = f.strings("penalty_exempt");
   if (j.protocol == "mt_bench" && j.prompts_file.empty())
     throw InputError(fmt::format("{}: judge protocol 'mt_bench' needs 'prompts' (a judge prompts file)", at(parent)));
+  if (j.protocol == "logickor" && j.prompts_file.empty())
+    throw InputError(fmt::format("{}: judge protocol 'logickor' needs 'prompts' (LogicKor's judge_template.json)", at(parent)));
   return j;
 }
 
@@ -298,6 +300,15 @@ TaskConfig read_task(const Fields& f) {
                                  suggestion(output, k_output_types)));
 
   t.system_prompt = f.string("system_prompt");
+  if (const Entry* strategy = f.entry("prompt_strategy")) {
+    const nlohmann::json j = yaml_to_json(strategy->value);
+    if (!j.is_object() || j.size() != 2 || !j.contains("file") || !j.at("file").is_string() || !j.contains("name") ||
+        !j.at("name").is_string())
+      throw InputError(fmt::format("{}: 'prompt_strategy' must be a mapping with 'file' (under datasets/) and 'name'",
+                                   at(*strategy)));
+    t.prompt_strategy_file = j.at("file").get<std::string>();
+    t.prompt_strategy_name = j.at("name").get<std::string>();
+  }
   t.prompt = f.string("prompt", "", t.output_type != OutputType::dialogue);
   t.generation_prompt = f.string("generation_prompt");
   t.target_delimiter = f.string("target_delimiter", " ");
@@ -366,7 +377,7 @@ TaskConfig read_task(const Fields& f) {
   if (const Entry* g = f.entry("generation")) {
     Entries entries = sub_entries(*g, "generation");
     Fields gf(entries, at(*g));
-    gf.check_keys({"max_tokens", "stop", "temperature"});
+    gf.check_keys({"max_tokens", "stop", "temperature", "temperature_by"});
     t.generation.max_tokens = gf.integer("max_tokens", 256);
     t.generation.stop = gf.strings("stop");
     if (const Entry* temp = gf.entry("temperature")) {
@@ -374,6 +385,20 @@ TaskConfig read_task(const Fields& f) {
         t.generation.temperature = temp->value.as<double>();
       } catch (const YAML::Exception&) {
         throw InputError(fmt::format("{}: 'temperature' must be a number", at(*temp)));
+      }
+    }
+    // temperature_by: {field: category, values: {writing: 0.7, …}}
+    if (const Entry* by = gf.entry("temperature_by")) {
+      const nlohmann::json j = yaml_to_json(by->value);
+      if (!j.is_object() || !j.contains("field") || !j.at("field").is_string() || !j.contains("values") ||
+          !j.at("values").is_object() || j.size() != 2)
+        throw InputError(fmt::format("{}: 'temperature_by' must be a mapping with 'field' (a row field) and 'values' "
+                                     "(field value: temperature)", at(*by)));
+      t.generation.temperature_field = j.at("field").get<std::string>();
+      for (const auto& [value, temperature] : j.at("values").items()) {
+        if (!temperature.is_number() || temperature.get<double>() < 0)
+          throw InputError(fmt::format("{}: temperature_by.values.{} must be a number 0 or more", at(*by), value));
+        t.generation.temperature_by_value[value] = temperature.get<double>();
       }
     }
   }

@@ -1,6 +1,7 @@
-// Scorer `dialogue` (multi-turn, e.g. LogicKor). Until the LLM judge is in place it measures one
-// thing: how much of each answer is written in Hangul. Value hangul_share = mean over the turns
-// of normalize::hangul_share (reasoning blocks removed). Never unparsed.
+// Scorer `dialogue` (multi-turn: LogicKor, KoMT-Bench). Without a judge it measures one thing: how
+// much of each answer is written in Hangul. Value hangul_share = mean over the turns of
+// normalize::hangul_share (reasoning blocks removed). Never unparsed. A task's judge protocol
+// (judge.h) adds the judge's values to the same sample score.
 #include "builtin_scorers.h"
 #include "normalize.h"
 

@@ -14,17 +14,21 @@ namespace keval {
 
 const std::vector<std::string> k_judge_penalties = {"none", "hangul_share_sqrt", "sqrt_score_if_not_korean"};
 
-std::vector<std::string> judge_protocol_names() { return {"logickor", "mt_bench"}; }
+std::vector<std::string> judge_protocol_names() { return {"logickor", "logickor_keval", "mt_bench"}; }
 
 std::vector<std::string> judge_metrics(const std::string& protocol) {
-  if (protocol == "mt_bench") return {"judge_score", "judge_score_no_penalty", "judge_turn1", "judge_turn2"};
-  if (protocol == "logickor") return {"judge_score", "judge_single_turn", "judge_multi_turn"};
+  if (protocol == "mt_bench")
+    return {"judge_score", "judge_score_no_penalty", "judge_score_hangul_share", "judge_turn1", "judge_turn2"};
+  if (protocol == "logickor" || protocol == "logickor_keval")
+    return {"judge_score", "judge_single_turn", "judge_multi_turn", "judge_score_rated", "judge_single_turn_rated",
+            "judge_multi_turn_rated"};
   return {};
 }
 
 std::unique_ptr<JudgeProtocol> make_judge_protocol(const JudgeSpec& spec, JudgeData data) {
   if (spec.protocol == "mt_bench") return detail::make_mt_bench_protocol(spec, std::move(data));
   if (spec.protocol == "logickor") return detail::make_logickor_protocol(spec, std::move(data));
+  if (spec.protocol == "logickor_keval") return detail::make_logickor_keval_protocol(spec, std::move(data));
   throw InputError(fmt::format("unknown judge protocol '{}' (known: {})", spec.protocol,
                                text::join(judge_protocol_names(), ", ")));
 }
@@ -81,6 +85,32 @@ double korean_share(std::string_view answer) {
   return any_letter ? normalize::hangul_share(prose) : 1.0;
 }
 
+LanguageDecision detect_korean(std::string_view answer) {
+  LanguageDecision d;
+  // Structured data (KoMT-Bench's extraction questions ask for JSON) carries keys, not prose.
+  if (nlohmann::json::accept(text::trim(answer))) {
+    d.why = "json";
+    return d;
+  }
+  const std::string prose = without_code(answer);
+  bool any_letter = false;
+  for (char32_t cp : text::decode(prose)) {
+    const auto category = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+    if (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO) {
+      any_letter = true;
+      break;
+    }
+  }
+  if (!any_letter) {
+    d.why = "no_letters";
+    return d;
+  }
+  d.why = "hangul_share";
+  d.share = normalize::hangul_share(prose);
+  d.korean = d.share >= k_korean_min_share;
+  return d;
+}
+
 std::optional<double> bracket_rating(std::string_view verdict) {
   // MT-Bench: "[[8]]", falling back to "[8]"; the first match counts.
   static const std::regex doubled(R"(\[\[(\d+\.?\d*)\]\])");
@@ -132,6 +162,10 @@ std::map<std::string, std::vector<std::string>> reference_answers(const JudgeDat
     out[field_text(r, "question_id")] = std::move(turns);
   }
   return out;
+}
+
+void set_turn_weight(SampleScore& score, const std::string& metric, size_t turns) {
+  score.meta["judge_weights"][metric] = turns;
 }
 
 std::string format_placeholders(std::string_view pattern, const std::vector<std::pair<std::string, std::string>>& values) {

@@ -2,7 +2,8 @@
 // A judge protocol turns a dialogue sample and the model's answers into the conversation a judge
 // model is asked, reads the judge's rating back, and turns the ratings of every turn into
 // per-sample values. Pure functions of their inputs, so they test without a judge.
-// Protocols: `mt_bench` (KoMT-Bench, judge_mt_bench.cc) and `logickor` (judge_logickor.cc);
+// Protocols: `mt_bench` (KoMT-Bench, judge_mt_bench.cc), `logickor` (LogicKor's own evaluator,
+// judge_logickor.cc) and `logickor_keval` (keval's Korean LogicKor prompt, judge_logickor_keval.cc);
 // pairwise comparison of two models' answers is in judge_pairwise.h.
 #include <map>
 #include <memory>
@@ -20,9 +21,16 @@ namespace keval {
 
 // The data files a protocol reads, loaded by the caller (rows of JSON lines).
 struct JudgeData {
-  std::vector<nlohmann::json> prompts;     // judge prompt records (mt_bench)
+  std::vector<nlohmann::json> prompts;     // judge prompt records (mt_bench; logickor: one, the template)
   std::vector<nlohmann::json> references;  // reference answer records (mt_bench)
   std::string sha256;                      // of the files' content: recorded with the run
+};
+
+// A turn's verdict as the judging phase left it.
+struct TurnVerdict {
+  std::optional<double> rating;  // the rating read from the verdict
+  bool unreadable = false;       // the judge answered every attempt, but no rating could be read
+  // Neither: the request failed (transport, HTTP status), or the turn was never judged.
 };
 
 class JudgeProtocol {
@@ -33,9 +41,12 @@ public:
   virtual std::vector<Message> prompt(const Sample& sample, int turn, const std::vector<std::string>& answers) const = 0;
   // The rating a verdict gives; nullopt when it gives none that can be read.
   virtual std::optional<double> rating(std::string_view verdict) const = 0;
-  // Adds the per-sample judge values (and meta.category) to `score`, from every turn's rating.
-  virtual void score(const Sample& sample, const std::vector<std::string>& answers, const std::vector<double>& ratings,
-                     SampleScore& score) const = 0;
+  // Adds the per-sample judge values (and meta.category) to `score`, from every turn's verdict.
+  // Adds no judge_score when the sample cannot be scored (the caller counts it a judge failure).
+  virtual void score(const Sample& sample, const std::vector<std::string>& answers,
+                     const std::vector<TurnVerdict>& verdicts, SampleScore& score) const = 0;
+  // How many times in all a verdict without a readable rating is asked.
+  virtual int attempts() const = 0;
   // What decides its results: name, version, hash of its prompts, penalty, references. Recorded
   // in the run's configuration so runs judged differently are never compared silently.
   virtual nlohmann::json describe() const = 0;
@@ -54,6 +65,19 @@ extern const std::vector<std::string> k_judge_penalties;
 // in any language. An answer with no letters outside code counts as Korean (1.0).
 double korean_share(std::string_view answer);
 
+// KoMT-Bench's language rule: is an answer Korean? The reference asks a language-ID model
+// (MediaPipe's detector.tflite) that keval cannot ship; this rule agrees with the decisions the
+// reference recorded (docs/judge.md gives the measured agreement). An answer that is JSON, or has
+// no letters outside code, is data rather than prose and counts as Korean; other answers are
+// Korean when at least k_korean_min_share of their letters outside code are Hangul.
+inline constexpr double k_korean_min_share = 0.3;
+struct LanguageDecision {
+  bool korean = true;
+  std::string why;  // "json", "no_letters" or "hangul_share"
+  double share = 1.0;
+};
+LanguageDecision detect_korean(std::string_view answer);
+
 // Shared by the protocols: "[[8]]" (or "[8]") as MT-Bench reads it, and "점수: 8" as LogicKor
 // reads it (markdown asterisks ignored). Ratings outside 0..10 are not ratings.
 std::optional<double> bracket_rating(std::string_view verdict);
@@ -62,6 +86,15 @@ std::optional<double> labelled_rating(std::string_view verdict);
 namespace detail {
 std::unique_ptr<JudgeProtocol> make_mt_bench_protocol(const JudgeSpec& spec, JudgeData data);
 std::unique_ptr<JudgeProtocol> make_logickor_protocol(const JudgeSpec& spec, JudgeData data);
+std::unique_ptr<JudgeProtocol> make_logickor_keval_protocol(const JudgeSpec& spec, JudgeData data);
+// LogicKor's score.py: judge_single_turn and judge_multi_turn (a turn whose verdict stayed
+// unreadable counts 0) and their mean judge_score; the *_rated variants leave such turns out.
+// A turn whose request failed leaves the sample unscored.
+void logickor_score(const JudgeSpec& spec, const Sample& sample, const std::vector<TurnVerdict>& verdicts,
+                    SampleScore& out);
+// Per-sample weights of the turn-pooled metrics (metrics.cc: sum of weight x value / sum of weights):
+// meta.judge_weights[metric] = the number of turns the sample's value averages.
+void set_turn_weight(SampleScore& score, const std::string& metric, size_t turns);
 // A row field as text ("" when absent or null; numbers as written).
 std::string field_text(const nlohmann::json& fields, const std::string& key);
 // FastChat's judge prompt records by name -> (system prompt, template); InputError naming `file`

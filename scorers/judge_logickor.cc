@@ -1,110 +1,150 @@
-// Judge protocol `logickor`: LogicKor's published judging protocol, in a Korean judge prompt that
-// keval writes (LogicKor's own prompts live in its code, which is not copied). The single-turn
-// judgement sees the first question and answer; the multi-turn one sees the whole conversation and
-// judges the answer to the follow-up. References, when the row has one for a turn, are shown. The
-// judge answers "평가: …" then "점수: N"; the number after "점수:" is the rating (asterisks
-// ignored). A sample's values: judge_single_turn, judge_multi_turn and their mean judge_score,
-// also per category, as LogicKor's score script prints them.
+// Judge protocol `logickor`: LogicKor's evaluator (instructkr/LogicKor evaluator.py) as it judges,
+// driven by datasets/logickor/judge_template.json, which holds its system prompts verbatim, the
+// user message it builds (parts in order, some only when a reference or the follow-up is there),
+// the score pattern and the attempts. Each answer is judged twice: single turn (question 1 and
+// its answer) and multi turn (the conversation, ending with the follow-up's answer). Answers are
+// stripped of surrounding white space, as LogicKor's generator stores them. A verdict whose score
+// cannot be read is asked again, up to the template's attempts in all; one that stays unreadable
+// counts 0 (logickor_score, as score.py).
+#include <algorithm>
+#include <regex>
+
 #include <fmt/format.h>
 
 #include "judge.h"
+#include "util/error.h"
 #include "util/sha256.h"
+#include "util/text.h"
 
 namespace keval::detail {
+
+void logickor_score(const JudgeSpec& spec, const Sample& sample, const std::vector<TurnVerdict>& verdicts,
+                    SampleScore& out) {
+  const size_t turns = std::min<size_t>(verdicts.size(), 2);
+  nlohmann::json ratings = nlohmann::json::array();
+  for (size_t t = 0; t < turns; ++t) ratings.push_back(verdicts[t].rating ? nlohmann::json(*verdicts[t].rating) : nullptr);
+  out.meta["ratings"] = ratings;
+  if (!spec.category_field.empty()) out.meta["category"] = field_text(sample.fields, spec.category_field);
+  for (size_t t = 0; t < turns; ++t)
+    if (!verdicts[t].rating && !verdicts[t].unreadable) return;  // no verdict at all: not scored
+  const char* const headline[] = {"judge_single_turn", "judge_multi_turn"};
+  const char* const rated_only[] = {"judge_single_turn_rated", "judge_multi_turn_rated"};
+  double sum = 0, rated_sum = 0;
+  size_t rated = 0;
+  for (size_t t = 0; t < turns; ++t) {
+    const double value = verdicts[t].rating.value_or(0.0);  // evaluator.py: "Impossible to judge" scores 0.0
+    out.values[headline[t]] = value;
+    sum += value;
+    if (verdicts[t].rating) {
+      out.values[rated_only[t]] = value;
+      rated_sum += value;
+      ++rated;
+    }
+  }
+  if (turns == 0) return;
+  out.values["judge_score"] = sum / static_cast<double>(turns);
+  set_turn_weight(out, "judge_score", turns);
+  if (rated > 0) {
+    out.values["judge_score_rated"] = rated_sum / static_cast<double>(rated);
+    set_turn_weight(out, "judge_score_rated", rated);
+  }
+}
+
 namespace {
 
-// Bump when a prompt below changes: the version is recorded with every judged run.
+// 1: LogicKor's evaluator at instructkr/LogicKor 11c3a84, from judge_template.json.
 constexpr int k_version = 1;
 
-constexpr const char* k_rules_common =
-    "# 평가 원칙\n"
-    "1. 답변이 질문의 요구 사항을 얼마나 빠짐없이 충족하는지 구체적으로 분석한다.\n"
-    "2. 답변에서 빠졌거나 부족한 부분이 무엇인지 구체적으로 지적한다.\n"
-    "3. 답변이 길거나 짧다는 이유만으로 점수를 올리거나 내리지 않는다.\n"
-    "4. 참고 자료가 주어지면 그 내용을 기준으로 정확성을 판단한다.\n";
-
-constexpr const char* k_rules_language =
-    "# 언어 조건\n"
-    "- 답변은 한국어로 작성되어야 한다. 질문이 영어 답변을 명시적으로 요구한 경우에만 영어 답변을 인정한다.\n"
-    "- 조건에 맞지 않는 언어로 답한 경우 내용과 관계없이 0점을 준다.\n"
-    "- 언어 조건을 지킨 것 자체로는 점수를 더하지 않는다.\n";
-
-constexpr const char* k_output =
-    "# 출력 형식\n"
-    "평가는 위 원칙에 따라 4~5개의 문장으로 쓰고, 점수는 1에서 10 사이의 정수로 준다. 다른 말 없이 정확히 다음 형식으로만 답한다.\n"
-    "평가: <평가 내용>\n"
-    "점수: <숫자>";
-
-std::string system_prompt(bool multi_turn) {
-  std::string out = multi_turn
-                        ? "당신은 한국어 언어 모델이 앞선 대화에 이어지는 후속 질문에 한 답변을 엄격하고 공정하게 평가하는 "
-                          "심사위원이다. 아래 원칙을 반드시 따른다.\n\n"
-                        : "당신은 한국어 언어 모델이 질문에 한 답변을 엄격하고 공정하게 평가하는 심사위원이다. 아래 원칙을 "
-                          "반드시 따른다.\n\n";
-  out += k_rules_common;
-  if (multi_turn) out += "5. 후속 질문에 대한 답변이 앞선 대화의 내용과 어긋나지 않고 일관되는지 확인한다.\n";
-  out += "\n";
-  out += k_rules_language;
-  out += "\n";
-  out += multi_turn ? "# 평가 대상\n앞선 대화는 맥락으로만 참고하고, 후속 질문에 대한 답변을 평가한다.\n\n"
-                    : "# 평가 대상\n주어진 질문에 대한 답변을 평가한다.\n\n";
-  out += k_output;
-  return out;
-}
-
-std::string reference_of(const Sample& sample, const std::string& field, int turn) {
-  if (field.empty()) return "";
-  const auto it = sample.fields.find(field);
-  if (it == sample.fields.end() || !it->is_array() || static_cast<size_t>(turn) >= it->size()) return "";
-  const auto& r = (*it)[static_cast<size_t>(turn)];
-  if (r.is_null()) return "";
-  return r.is_string() ? r.get<std::string>() : r.dump();
-}
+struct TemplatePart {
+  std::string text;
+  std::string only_if;  // "", "multi_turn", "reference_1 is not empty", "multi_turn and reference_2 is not empty"
+};
 
 class LogicKorProtocol final : public JudgeProtocol {
 public:
-  explicit LogicKorProtocol(JudgeSpec spec) : m_spec(std::move(spec)) {}
+  LogicKorProtocol(JudgeSpec spec, JudgeData data) : m_spec(std::move(spec)), m_data_sha256(data.sha256) {
+    const std::string& file = m_spec.prompts_file;
+    if (data.prompts.size() != 1 || !data.prompts[0].is_object())
+      throw InputError(fmt::format("{}: expected one JSON object (LogicKor's judge template)", file));
+    const nlohmann::json& t = data.prompts[0];
+    try {
+      m_system_single = t.at("system").at("single_turn").get<std::string>();
+      m_system_multi = t.at("system").at("multi_turn").get<std::string>();
+      for (const auto& part : t.at("user").at("parts_in_order")) {
+        TemplatePart p{part.at("text").get<std::string>(), part.value("only_if", "")};
+        static const std::vector<std::string> k_conditions = {"", "multi_turn", "reference_1 is not empty",
+                                                              "multi_turn and reference_2 is not empty"};
+        if (std::find(k_conditions.begin(), k_conditions.end(), p.only_if) == k_conditions.end())
+          throw InputError(fmt::format("{}: user.parts_in_order: unknown condition '{}'", file, p.only_if));
+        m_parts.push_back(std::move(p));
+      }
+      const auto& verdict = t.at("verdict");
+      m_remove = verdict.at("remove_before_matching").get<std::string>();
+      m_score_pattern_text = verdict.at("score_pattern").get<std::string>();
+      m_attempts = verdict.at("attempts").get<int>();
+      m_source = t.value("source", "");
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(fmt::format("{}: not a LogicKor judge template: {}", file, e.what()));
+    }
+    if (m_attempts < 1) throw InputError(fmt::format("{}: verdict.attempts must be 1 or more", file));
+    try {
+      m_score_pattern = std::regex(m_score_pattern_text);
+    } catch (const std::regex_error& e) {
+      throw InputError(fmt::format("{}: verdict.score_pattern is not a regular expression: {}", file, e.what()));
+    }
+  }
 
   std::vector<Message> prompt(const Sample& sample, int turn, const std::vector<std::string>& answers) const override {
     auto at = [](const std::vector<std::string>& v, int i) { return i < static_cast<int>(v.size()) ? v[static_cast<size_t>(i)] : ""; };
-    std::string user = "다음 내용을 평가 원칙에 따라 평가하라. 특히 답변이 언어 조건을 지키는지 반드시 확인하라.\n\n";
-    user += "[질문]\n" + at(sample.turns, 0) + "\n\n";
-    if (auto ref = reference_of(sample, m_spec.references_field, 0); !ref.empty()) user += "[참고 자료]\n" + ref + "\n\n";
-    user += "[모델의 답변]\n" + at(answers, 0) + "\n\n";
-    if (turn > 0) {
-      user += "[후속 질문]\n" + at(sample.turns, 1) + "\n\n";
-      if (auto ref = reference_of(sample, m_spec.references_field, 1); !ref.empty()) user += "[참고 자료]\n" + ref + "\n\n";
-      user += "[후속 질문에 대한 모델의 답변]\n" + at(answers, 1) + "\n\n";
+    const bool multi_turn = turn > 0;
+    const std::string reference_1 = reference_of(sample, 0), reference_2 = reference_of(sample, 1);
+    const std::vector<std::pair<std::string, std::string>> values = {
+        {"question_1", at(sample.turns, 0)}, {"reference_1", reference_1}, {"output_1", text::trim(at(answers, 0))},
+        {"question_2", at(sample.turns, 1)}, {"reference_2", reference_2}, {"output_2", text::trim(at(answers, 1))}};
+    std::string user;
+    for (const auto& part : m_parts) {
+      bool include = true;
+      if (part.only_if == "multi_turn") include = multi_turn;
+      else if (part.only_if == "reference_1 is not empty") include = !reference_1.empty();
+      else if (part.only_if == "multi_turn and reference_2 is not empty") include = multi_turn && !reference_2.empty();
+      if (include) user += format_placeholders(part.text, values);
     }
-    user += "[대화 끝. 평가를 시작하라.]";
-    return {{"system", system_prompt(turn > 0)}, {"user", user}};
+    return {{"system", multi_turn ? m_system_multi : m_system_single}, {"user", user}};
   }
 
-  std::optional<double> rating(std::string_view verdict) const override { return labelled_rating(verdict); }
+  std::optional<double> rating(std::string_view verdict) const override {
+    std::string text;
+    text.reserve(verdict.size());
+    for (char c : verdict)
+      if (m_remove.find(c) == std::string::npos) text += c;
+    std::smatch m;
+    if (!std::regex_search(text, m, m_score_pattern)) return std::nullopt;
+    try {
+      return std::stod(m[1].str());  // float(...) as evaluator.py, no range check
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
 
-  void score(const Sample& sample, const std::vector<std::string>&, const std::vector<double>& ratings,
+  void score(const Sample& sample, const std::vector<std::string>&, const std::vector<TurnVerdict>& verdicts,
              SampleScore& out) const override {
-    if (ratings.size() >= 1) out.values["judge_single_turn"] = ratings[0];
-    if (ratings.size() >= 2) out.values["judge_multi_turn"] = ratings[1];
-    if (!ratings.empty()) {
-      double sum = 0;
-      for (size_t t = 0; t < ratings.size() && t < 2; ++t) sum += ratings[t];
-      out.values["judge_score"] = sum / static_cast<double>(std::min<size_t>(ratings.size(), 2));
-    }
-    out.meta["ratings"] = ratings;
-    if (!m_spec.category_field.empty()) {
-      const auto it = sample.fields.find(m_spec.category_field);
-      out.meta["category"] = it != sample.fields.end() && it->is_string() ? it->get<std::string>() : std::string();
-    }
+    logickor_score(m_spec, sample, verdicts, out);
   }
+
+  int attempts() const override { return m_attempts; }
 
   nlohmann::json describe() const override {
+    std::string parts;
+    for (const auto& p : m_parts) parts += p.only_if + "\n" + p.text + "\n";
     return {{"protocol", "logickor"},
             {"version", k_version},
-            {"prompt_sha256", sha256_hex(system_prompt(false) + "\n" + system_prompt(true))},
+            {"prompts_file", m_spec.prompts_file},
+            {"prompt_sha256", sha256_hex(m_system_single + "\n" + m_system_multi + "\n" + parts)},
+            {"data_sha256", m_data_sha256},
+            {"source", m_source},
             {"references_field", m_spec.references_field},
-            {"penalty", m_spec.penalty},
-            {"verdict", "점수: N"}};
+            {"verdict", m_score_pattern_text},
+            {"attempts", m_attempts}};
   }
 
   std::vector<std::string> breakdown_metrics() const override {
@@ -113,13 +153,30 @@ public:
   }
 
 private:
+  std::string reference_of(const Sample& sample, size_t turn) const {
+    if (m_spec.references_field.empty()) return "";
+    const auto it = sample.fields.find(m_spec.references_field);
+    if (it == sample.fields.end() || !it->is_array() || turn >= it->size()) return "";
+    const auto& r = (*it)[turn];
+    if (r.is_null()) return "";
+    return r.is_string() ? r.get<std::string>() : r.dump();
+  }
+
   JudgeSpec m_spec;
+  std::string m_data_sha256;
+  std::string m_system_single, m_system_multi;
+  std::vector<TemplatePart> m_parts;
+  std::string m_remove;
+  std::string m_score_pattern_text;
+  std::regex m_score_pattern;
+  int m_attempts = 5;
+  std::string m_source;
 };
 
 } // namespace
 
-std::unique_ptr<JudgeProtocol> make_logickor_protocol(const JudgeSpec& spec, JudgeData) {
-  return std::make_unique<LogicKorProtocol>(spec);
+std::unique_ptr<JudgeProtocol> make_logickor_protocol(const JudgeSpec& spec, JudgeData data) {
+  return std::make_unique<LogicKorProtocol>(spec, std::move(data));
 }
 
 } // namespace keval::detail

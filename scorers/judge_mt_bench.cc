@@ -2,9 +2,10 @@
 // runs it. Turn 1 is judged with `single-v1` (or `single-math-v1`, with the reference answer, for
 // the categories that use references), turn 2 with the `-multi-turn` prompt, which shows the whole
 // conversation. The rating is read from "[[N]]" ("[N]" as a fallback). A penalty for answers not in
-// Korean may then apply (none, hangul_share_sqrt: rating x sqrt(korean_share), or
-// sqrt_score_if_not_korean: sqrt(rating) when less than half the answer's letters are Hangul, the
-// shape of KoMT-Bench's own detector.py rule), except for the task's exempt questions.
+// Korean may then apply, except for the task's exempt questions: sqrt_score_if_not_korean
+// (KoMT-Bench's detector.py rule: sqrt(rating) when the answer is detected as not Korean, by
+// detect_korean), hangul_share_sqrt (keval's rule: rating x sqrt(korean_share), also always
+// reported as judge_score_hangul_share) or none.
 #include <cmath>
 #include <map>
 
@@ -18,7 +19,8 @@
 namespace keval::detail {
 namespace {
 
-constexpr int k_version = 1;
+// 2: the language rule decides with detect_korean; a turn without a rating is left out alone.
+constexpr int k_version = 2;
 
 class MtBenchProtocol final : public JudgeProtocol {
 public:
@@ -54,32 +56,54 @@ public:
 
   std::optional<double> rating(std::string_view verdict) const override { return bracket_rating(verdict); }
 
-  void score(const Sample& sample, const std::vector<std::string>& answers, const std::vector<double>& ratings,
+  // FastChat's show_result: a turn without a rating (-1) is left out, every rated turn counts once,
+  // so judge_score pools the turns of all samples (meta.judge_weights: rated turns).
+  void score(const Sample& sample, const std::vector<std::string>& answers, const std::vector<TurnVerdict>& verdicts,
              SampleScore& out) const override {
     const bool exempt = std::find(m_spec.penalty_exempt.begin(), m_spec.penalty_exempt.end(), sample.id) !=
                         m_spec.penalty_exempt.end();
-    double raw_sum = 0, penalised_sum = 0;
-    nlohmann::json shares = nlohmann::json::array();
-    for (size_t t = 0; t < ratings.size(); ++t) {
-      const double share = korean_share(t < answers.size() ? answers[t] : "");
-      double penalised = ratings[t];
-      if (!exempt && m_spec.penalty == "hangul_share_sqrt") penalised = ratings[t] * std::sqrt(share);
-      else if (!exempt && m_spec.penalty == "sqrt_score_if_not_korean" && share < 0.5) penalised = std::sqrt(ratings[t]);
-      raw_sum += ratings[t];
-      penalised_sum += penalised;
+    double raw_sum = 0, penalised_sum = 0, hangul_sum = 0;
+    size_t rated = 0;
+    nlohmann::json shares = nlohmann::json::array(), languages = nlohmann::json::array(),
+                   ratings = nlohmann::json::array();
+    for (size_t t = 0; t < verdicts.size(); ++t) {
+      const std::string& answer = t < answers.size() ? answers[t] : std::string();
+      const double share = korean_share(answer);
+      const LanguageDecision language = detect_korean(answer);
       shares.push_back(share);
+      languages.push_back(language.korean ? "ko" : "not_ko");
+      if (!verdicts[t].rating) {
+        ratings.push_back(nullptr);
+        continue;
+      }
+      const double rating = *verdicts[t].rating;
+      ratings.push_back(rating);
+      double penalised = rating;
+      if (!exempt && m_spec.penalty == "hangul_share_sqrt") penalised = rating * std::sqrt(share);
+      else if (!exempt && m_spec.penalty == "sqrt_score_if_not_korean" && !language.korean) penalised = std::sqrt(rating);
+      raw_sum += rating;
+      penalised_sum += penalised;
+      hangul_sum += exempt ? rating : rating * std::sqrt(share);
+      ++rated;
       if (t < 2) out.values[t == 0 ? "judge_turn1" : "judge_turn2"] = penalised;
     }
-    if (!ratings.empty()) {
-      const auto n = static_cast<double>(ratings.size());
+    if (rated > 0) {
+      const auto n = static_cast<double>(rated);
       out.values["judge_score"] = penalised_sum / n;
       out.values["judge_score_no_penalty"] = raw_sum / n;
+      out.values["judge_score_hangul_share"] = hangul_sum / n;
+      for (const char* metric : {"judge_score", "judge_score_no_penalty", "judge_score_hangul_share"})
+        set_turn_weight(out, metric, rated);
     }
     out.meta["ratings"] = ratings;
     out.meta["korean_share"] = shares;
+    out.meta["language"] = languages;
     if (exempt) out.meta["penalty_exempt"] = true;
     if (!m_spec.category_field.empty()) out.meta["category"] = field_text(sample.fields, m_spec.category_field);
   }
+
+  // FastChat asks once per turn and records -1 for an unreadable verdict (`--resume` asks again).
+  int attempts() const override { return 1; }
 
   nlohmann::json describe() const override {
     std::string prompt_text;
@@ -93,7 +117,9 @@ public:
             {"data_sha256", m_data_sha256},
             {"penalty", m_spec.penalty},
             {"penalty_exempt", m_spec.penalty_exempt},
-            {"verdict", "[[N]]"}};
+            {"language_rule", fmt::format("detect_korean: JSON or no letters, else Hangul share >= {}", k_korean_min_share)},
+            {"verdict", "[[N]]"},
+            {"attempts", attempts()}};
   }
 
   std::vector<std::string> breakdown_metrics() const override {

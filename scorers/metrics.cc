@@ -103,12 +103,45 @@ std::vector<double> values_of(const std::vector<SampleScore>& samples, const std
   return out;
 }
 
-// Means of a per-sample value that is not 0/1 (f1, hangul_share, judge ratings).
+// Means of a per-sample value that is not 0/1 (f1, hangul_share, judge ratings of one turn).
 bool is_plain_mean(const std::string& metric) {
   static const std::set<std::string> k_plain_means = {
-      "f1", "hangul_share", "rouge_l", "chrf", "judge_score", "judge_score_no_penalty", "judge_turn1", "judge_turn2",
-      "judge_single_turn", "judge_multi_turn"};
+      "f1", "hangul_share", "rouge_l", "chrf", "judge_turn1", "judge_turn2", "judge_single_turn", "judge_multi_turn",
+      "judge_single_turn_rated", "judge_multi_turn_rated"};
   return k_plain_means.count(metric) > 0;
+}
+
+// Judge scores pooled over turns, as FastChat's show_result averages its rows: each sample's value
+// is the mean of its counted turns, weighted by their number (meta.judge_weights; 1 when absent).
+bool is_turn_weighted(const std::string& metric) {
+  static const std::set<std::string> k_turn_weighted = {"judge_score", "judge_score_no_penalty",
+                                                         "judge_score_hangul_share", "judge_score_rated"};
+  return k_turn_weighted.count(metric) > 0;
+}
+
+// (value, weight) of each sample that has the value.
+void weighted_values_of(const std::vector<SampleScore>& samples, const std::string& metric, std::vector<double>& x,
+                        std::vector<double>& w) {
+  for (const auto& s : samples) {
+    const auto it = s.values.find(metric);
+    if (it == s.values.end() || !std::isfinite(it->second)) continue;
+    double weight = 1;
+    const auto weights = s.meta.find("judge_weights");
+    if (weights != s.meta.end() && weights->is_object() && weights->contains(metric) && weights->at(metric).is_number())
+      weight = weights->at(metric).get<double>();
+    x.push_back(it->second);
+    w.push_back(weight);
+  }
+}
+
+std::optional<double> weighted_mean(const std::vector<double>& x, const std::vector<double>& w, const Indices& idx) {
+  double sum = 0, weight = 0;
+  for (size_t i : idx) {
+    sum += w[i] * x[i];
+    weight += w[i];
+  }
+  if (weight <= 0) return std::nullopt;
+  return sum / weight;
 }
 
 // A mean that is not a proportion (f1, hangul_share): sample stderr, bootstrap interval.
@@ -194,6 +227,12 @@ MetricEstimate compute(const std::string& metric, const std::vector<SampleScore>
                        unsigned long long seed) {
   if (metric == "acc" || metric == "acc_norm" || metric == "em") return proportion(values_of(samples, metric));
   if (is_plain_mean(metric)) return mean_estimate(values_of(samples, metric), seed);
+  if (is_turn_weighted(metric)) {
+    std::vector<double> x, w;
+    weighted_values_of(samples, metric, x, w);
+    // stderr and interval from the seeded bootstrap over samples.
+    return bootstrap(x.size(), [&](const Indices& idx) { return weighted_mean(x, w, idx); }, seed);
+  }
 
   // KoBBQ's figures leave out unparsed answers, as KoBBQ's own evaluation script does; binary F1
   // counts them wrong; correlations use parsed answers only (see MetricOnSubset).
@@ -230,6 +269,17 @@ MetricOnSubset::MetricOnSubset(std::string metric, const std::vector<SampleScore
         m_include[i] = 1;
         m_x[i] = it->second;
       }
+    }
+  } else if (is_turn_weighted(metric_name)) {
+    m_kind = Kind::turn_weighted;
+    std::vector<double> x, w;
+    for (size_t i = 0; i < n; ++i) {
+      x.clear(), w.clear();
+      weighted_values_of({samples[i]}, metric_name, x, w);
+      if (x.empty()) continue;
+      m_include[i] = 1;
+      m_x[i] = x[0];
+      m_y[i] = w[0];
     }
   } else if (metric_name == "macro_f1") {
     m_kind = Kind::macro_f1;
@@ -326,6 +376,17 @@ std::optional<double> MetricOnSubset::value(const std::vector<size_t>& idx) cons
       }
     if (count == 0) return std::nullopt;
     out = sum / static_cast<double>(count);
+    break;
+  }
+  case Kind::turn_weighted: {
+    double sum = 0, weight = 0;
+    for (size_t i : idx)
+      if (m_include[i]) {
+        sum += m_y[i] * m_x[i];
+        weight += m_y[i];
+      }
+    if (weight <= 0) return std::nullopt;
+    out = sum / weight;
     break;
   }
   case Kind::macro_f1: {
@@ -446,14 +507,22 @@ const std::vector<MetricInfo>& metric_infos() {
        false, false, -1},
       {"exam_points", "points of correctly answered questions / all points", true, false, -1},
       {"hangul_share", "share of letters written in Hangul, mean over samples", true, false, -1},
-      {"judge_score", "judge's rating (0-10), mean over turns then samples; penalty applied where the task has one",
+      {"judge_score", "judge's rating (0-10), mean over every counted turn of every sample (FastChat, LogicKor); "
+       "the task's language rule applied", true, false, -1},
+      {"judge_score_no_penalty", "judge's rating (0-10), mean over every rated turn, without the non-Korean penalty",
        true, false, -1},
-      {"judge_score_no_penalty", "judge's rating (0-10), mean over turns then samples, without the non-Korean penalty",
+      {"judge_score_hangul_share", "judge's rating x sqrt(share of Hangul letters) (keval's rule), mean over every rated turn",
        true, false, -1},
+      {"judge_score_rated", "LogicKor: judge's rating, mean over every turn with a readable verdict (unreadable left out)",
+       true, false, -1},
+      {"judge_single_turn_rated", "LogicKor: judge_single_turn over readable verdicts only", true, false, -1},
+      {"judge_multi_turn_rated", "LogicKor: judge_multi_turn over readable verdicts only", true, false, -1},
       {"judge_turn1", "judge's rating of the first turn (0-10, penalty applied), mean over samples", true, false, -1},
       {"judge_turn2", "judge's rating of the second turn (0-10, penalty applied), mean over samples", true, false, -1},
-      {"judge_single_turn", "LogicKor: judge's rating of the first answer (0-10), mean over samples", true, false, -1},
-      {"judge_multi_turn", "LogicKor: judge's rating of the follow-up answer (0-10), mean over samples", true, false, -1},
+      {"judge_single_turn", "LogicKor: judge's rating of the first answer (0-10; unreadable verdict 0), mean over samples",
+       true, false, -1},
+      {"judge_multi_turn", "LogicKor: judge's rating of the follow-up answer (0-10; unreadable verdict 0), mean over samples",
+       true, false, -1},
   };
   return infos;
 }

@@ -50,7 +50,7 @@ public:
   const std::vector<double>* per_sample_values() const;
 
 private:
-  enum class Kind { mean, macro_f1, pearson, spearman, binary_f1, kobbq_acc, kobbq_diff_ambiguous,
+  enum class Kind { mean, turn_weighted, macro_f1, pearson, spearman, binary_f1, kobbq_acc, kobbq_diff_ambiguous,
                     kobbq_diff_disambiguated, exam_points, other };
   std::string m_metric;
   std::vector<SampleScore> m_samples;  // kept only for a metric this class does not know

@@ -130,7 +130,7 @@ TEST(JudgeCli, WithoutAJudgeOnlyTheJudgeFreeMetricsAreReported) {
   EXPECT_EQ(j["tasks"][0]["metric"], "hangul_share");
 }
 
-TEST(JudgeCli, MissingVerdictsAreJudgeFailuresNotZeros) {
+TEST(JudgeCli, AMissingVerdictLeavesOutItsTurnOnly) {
   ScratchDir dir;
   write_file(dir / "answers.jsonl", komt_answers(4, "한국어"));
   // Question 83 has no verdict line, 84's second verdict cannot be read.
@@ -146,10 +146,12 @@ TEST(JudgeCli, MissingVerdictsAreJudgeFailuresNotZeros) {
   EXPECT_NE(r.out.find("2 samples have no readable judge verdict"), std::string::npos) << r.out;
   auto res = results_of(db, "partial");
   EXPECT_EQ(res["run"]["status"], "incomplete");
-  EXPECT_EQ(res["judge_score"]["n"], 2);
+  // 83 has no rated turn (not scored); 84 keeps its rated first turn, as FastChat drops only the -1 row.
+  EXPECT_EQ(res["judge_score"]["n"], 3);
   EXPECT_EQ(res["judge_score"]["n_judge_failed"], 2);
-  EXPECT_DOUBLE_EQ(res["judge_score"]["value"].get<double>(), (8.0 + 5.5) / 2);
-  EXPECT_DOUBLE_EQ(res["judge_turn1"]["value"].get<double>(), (9.0 + 5.0) / 2);
+  EXPECT_DOUBLE_EQ(res["judge_score"]["value"].get<double>(), (9.0 + 7 + 5 + 6 + 8) / 5);
+  EXPECT_DOUBLE_EQ(res["judge_turn1"]["value"].get<double>(), (9.0 + 5.0 + 8.0) / 3);
+  EXPECT_DOUBLE_EQ(res["judge_turn2"]["value"].get<double>(), (7.0 + 6.0) / 2);
 }
 
 TEST(JudgeCli, BadJudgeOptionsAreUsageErrors) {

@@ -127,6 +127,15 @@ std::unique_ptr<JudgeProtocol> protocol_for(const JudgedTask& task, std::optiona
   return make_judge_protocol(spec, task.data);
 }
 
+// Every turn rated: the verdicts a protocol's score() gets when the judge read every turn.
+std::vector<TurnVerdict> rated(const std::vector<double>& ratings) {
+  std::vector<TurnVerdict> out;
+  for (double r : ratings) out.push_back({r, false});
+  return out;
+}
+const TurnVerdict k_unreadable{std::nullopt, true};  // answered every attempt, no readable score
+const TurnVerdict k_failed{std::nullopt, false};     // the request failed
+
 // Answers in real Korean and real English (never ASCII stand-ins for Hangul).
 const std::string k_korean_answer = "삼각형의 넓이는 신발끈 공식으로 구하면 3입니다.";
 const std::string k_korean_answer_2 = "외접원의 반지름은 세 변의 길이를 이용해 구할 수 있습니다.";
@@ -273,14 +282,61 @@ TEST(JudgeFormatPlaceholders, UnclosedBraceIsAnInputError) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// detect_korean: KoMT-Bench's language rule (agreement with the reference: judge_reference_test.cc)
+// ---------------------------------------------------------------------------------------------
+
+TEST(JudgeDetectKorean, KoreanProseIsKoreanEnglishProseIsNot) {
+  EXPECT_TRUE(detect_korean(k_korean_answer).korean);
+  const LanguageDecision english = detect_korean(k_english_answer);
+  EXPECT_FALSE(english.korean);
+  EXPECT_EQ(english.why, "hangul_share");
+  EXPECT_DOUBLE_EQ(english.share, 0.0);
+  // English prose quoting a Korean word is still English.
+  EXPECT_FALSE(detect_korean("The word 사랑 means love, and it is used in many songs and poems.").korean);
+  EXPECT_FALSE(detect_korean("これは日本語の答えです。").korean);
+}
+
+TEST(JudgeDetectKorean, JsonAndCodeAreNotPenalised) {
+  // KoMT-Bench's extraction answers: JSON with English keys was not penalised by the reference.
+  const LanguageDecision data = detect_korean("[\n  {\n    \"score\": 5,\n    \"release_date\": \"2019-11-18\"\n  }\n]");
+  EXPECT_TRUE(data.korean);
+  EXPECT_EQ(data.why, "json");
+  EXPECT_TRUE(detect_korean("[5, 1, 3]").korean);
+  // Code with a Korean explanation is judged on the explanation.
+  EXPECT_TRUE(detect_korean("다음 함수는 두 수를 더합니다.\n```python\ndef add(first, second):\n    return first + second\n```").korean);
+  const LanguageDecision code_only = detect_korean("```python\nprint('hello world')\n```");
+  EXPECT_TRUE(code_only.korean);
+  EXPECT_EQ(code_only.why, "no_letters");
+  // A formula-heavy Korean answer (KoMT-Bench 139: 41% Hangul letters) is Korean.
+  EXPECT_TRUE(detect_korean("방정식을 재정렬하고 'a', 'b', 'c', 'd' 등을 변수로 사용하면 다음과 같습니다: a = (3/4)b^3 - e^(2b)").korean);
+}
+
+TEST(JudgeDetectKorean, DecomposedHangulIsKorean) {
+  // "한국어로 답합니다" written as conjoining jamo (NFD), as some tokenizers emit it.
+  const std::string decomposed = "\u1112\u1161\u11AB\u1100\u116E\u11A8\u110B\u1165\u1105\u1169 "
+                                 "\u1103\u1161\u11B8\u1112\u1161\u11B8\u1102\u1175\u1103\u1161 with words";
+  const LanguageDecision d = detect_korean(decomposed);
+  EXPECT_TRUE(d.korean) << d.share;
+  EXPECT_NEAR(d.share, 8.0 / (8 + 9), 1e-12);  // 8 syllables after NFC, 9 Latin letters
+}
+
+TEST(JudgeDetectKorean, ThresholdIsThirtyPercentOfLetters) {
+  EXPECT_TRUE(detect_korean("가나다 abcdefg").korean);    // 3 of 10 letters
+  EXPECT_FALSE(detect_korean("가나 abcdefgh").korean);    // 2 of 10
+}
+
+// ---------------------------------------------------------------------------------------------
 // The protocol registry
 // ---------------------------------------------------------------------------------------------
 
 TEST(JudgeProtocols, NamesAndMetrics) {
-  EXPECT_EQ(judge_protocol_names(), (std::vector<std::string>{"logickor", "mt_bench"}));
-  EXPECT_EQ(judge_metrics("mt_bench"),
-            (std::vector<std::string>{"judge_score", "judge_score_no_penalty", "judge_turn1", "judge_turn2"}));
-  EXPECT_EQ(judge_metrics("logickor"), (std::vector<std::string>{"judge_score", "judge_single_turn", "judge_multi_turn"}));
+  EXPECT_EQ(judge_protocol_names(), (std::vector<std::string>{"logickor", "logickor_keval", "mt_bench"}));
+  EXPECT_EQ(judge_metrics("mt_bench"), (std::vector<std::string>{"judge_score", "judge_score_no_penalty",
+                                                                 "judge_score_hangul_share", "judge_turn1", "judge_turn2"}));
+  const std::vector<std::string> logickor = {"judge_score",       "judge_single_turn",       "judge_multi_turn",
+                                             "judge_score_rated", "judge_single_turn_rated", "judge_multi_turn_rated"};
+  EXPECT_EQ(judge_metrics("logickor"), logickor);
+  EXPECT_EQ(judge_metrics("logickor_keval"), logickor);
   EXPECT_TRUE(judge_metrics("gpt4_pairwise").empty());
 }
 
@@ -291,7 +347,7 @@ TEST(JudgeProtocols, EveryJudgeMetricIsKnownToMetrics) {
 }
 
 TEST(JudgeProtocols, JudgedTasksListTheirProtocolsMetrics) {
-  for (const char* name : {"komt_bench", "logickor"}) {
+  for (const char* name : {"komt_bench", "logickor", "logickor_1shot", "logickor_cot_1shot", "logickor_keval"}) {
     const auto& task = judged_task(name);
     for (const auto& metric : judge_metrics(task.spec().protocol))
       EXPECT_NE(std::find(task.config->metrics.begin(), task.config->metrics.end(), metric), task.config->metrics.end())
@@ -443,17 +499,19 @@ TEST(JudgeMtBench, RatingReadsBrackets) {
   EXPECT_FALSE(protocol->rating("점수: 7"));
 }
 
-// The penalty (komt_bench: hangul_share_sqrt, exempt 138 and 140).
+// The penalty (komt_bench: KoMT-Bench's sqrt_score_if_not_korean, exempt 138 and 140).
 
-TEST(JudgeMtBench, EnglishAnswerIsPenalisedToZero) {
+TEST(JudgeMtBench, EnglishAnswerGetsTheSquareRootOfItsRating) {
   const auto& task = judged_task("komt_bench");
-  ASSERT_EQ(task.spec().penalty, "hangul_share_sqrt");
+  ASSERT_EQ(task.spec().penalty, "sqrt_score_if_not_korean");
   const Sample& writing = task.in_category("writing");
   SampleScore score;
-  protocol_for(task)->score(writing, {k_english_answer}, {8}, score);
-  EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), 0.0);
-  EXPECT_DOUBLE_EQ(score.values.at("judge_score"), 0.0);
+  protocol_for(task)->score(writing, {k_english_answer}, rated({8}), score);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), std::sqrt(8.0));
+  EXPECT_DOUBLE_EQ(score.values.at("judge_score"), std::sqrt(8.0));
   EXPECT_DOUBLE_EQ(score.values.at("judge_score_no_penalty"), 8.0);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_score_hangul_share"), 0.0);  // keval's rule: 8 x sqrt(0)
+  EXPECT_EQ(score.meta.at("language"), json::array({"not_ko"}));
   EXPECT_EQ(score.values.count("judge_turn2"), 0u);
   EXPECT_EQ(score.meta.at("category"), "writing");
   EXPECT_EQ(score.meta.at("ratings"), json::array({8.0}));
@@ -463,7 +521,7 @@ TEST(JudgeMtBench, KoreanAnswerKeepsItsRating) {
   const auto& task = judged_task("komt_bench");
   const Sample& writing = task.in_category("writing");
   SampleScore score;
-  protocol_for(task)->score(writing, {k_korean_answer, k_korean_answer_2}, {8, 6}, score);
+  protocol_for(task)->score(writing, {k_korean_answer, k_korean_answer_2}, rated({8, 6}), score);
   EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), 8.0);
   EXPECT_DOUBLE_EQ(score.values.at("judge_turn2"), 6.0);
   EXPECT_DOUBLE_EQ(score.values.at("judge_score"), 7.0);
@@ -475,7 +533,7 @@ TEST(JudgeMtBench, MixedAnswerIsScaledBySqrtOfItsShare) {
   const auto& task = judged_task("komt_bench");
   const Sample& writing = task.in_category("writing");
   SampleScore score;
-  protocol_for(task)->score(writing, {k_korean_answer, k_quarter_korean_answer}, {8, 6}, score);
+  protocol_for(task, "hangul_share_sqrt")->score(writing, {k_korean_answer, k_quarter_korean_answer}, rated({8, 6}), score);
   EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), 8.0);
   EXPECT_DOUBLE_EQ(score.values.at("judge_turn2"), 6.0 * std::sqrt(0.25));  // 3
   EXPECT_DOUBLE_EQ(score.values.at("judge_score"), (8.0 + 3.0) / 2);
@@ -484,8 +542,13 @@ TEST(JudgeMtBench, MixedAnswerIsScaledBySqrtOfItsShare) {
   EXPECT_DOUBLE_EQ(score.meta.at("korean_share")[1].get<double>(), 0.25);
 
   SampleScore half;
-  protocol_for(task)->score(writing, {k_half_korean_answer}, {8}, half);
+  protocol_for(task, "hangul_share_sqrt")->score(writing, {k_half_korean_answer}, rated({8}), half);
   EXPECT_DOUBLE_EQ(half.values.at("judge_turn1"), 8.0 * std::sqrt(0.5));
+  // The task's own protocol reports keval's rule beside KoMT-Bench's.
+  SampleScore both;
+  protocol_for(task)->score(writing, {k_korean_answer, k_quarter_korean_answer}, rated({8, 6}), both);
+  EXPECT_DOUBLE_EQ(both.values.at("judge_score_hangul_share"), (8.0 + 3.0) / 2);
+  EXPECT_DOUBLE_EQ(both.values.at("judge_score"), (8.0 + std::sqrt(6.0)) / 2);  // 0.25 Hangul: not Korean
 }
 
 TEST(JudgeMtBench, ExemptQuestionsAreNeverPenalised) {
@@ -494,7 +557,7 @@ TEST(JudgeMtBench, ExemptQuestionsAreNeverPenalised) {
   for (const char* id : {"138", "140"}) {
     const Sample& exempt = task.with_id(id);
     SampleScore score;
-    protocol_for(task)->score(exempt, {k_english_answer, k_english_answer}, {8, 6}, score);
+    protocol_for(task)->score(exempt, {k_english_answer, k_english_answer}, rated({8, 6}), score);
     EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), 8.0) << id;
     EXPECT_DOUBLE_EQ(score.values.at("judge_turn2"), 6.0) << id;
     EXPECT_DOUBLE_EQ(score.values.at("judge_score"), 7.0) << id;
@@ -502,31 +565,72 @@ TEST(JudgeMtBench, ExemptQuestionsAreNeverPenalised) {
   }
   // Its neighbour 139 is not exempt.
   SampleScore score;
-  protocol_for(task)->score(task.with_id("139"), {k_english_answer}, {8}, score);
-  EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), 0.0);
+  protocol_for(task)->score(task.with_id("139"), {k_english_answer}, rated({8}), score);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), std::sqrt(8.0));
 }
 
-TEST(JudgeMtBench, SqrtScorePenaltyAppliesBelowHalfHangul) {
-  // KoMT-Bench's detector.py shape: sqrt(rating) when the answer is mostly not Korean.
+TEST(JudgeMtBench, SqrtScorePenaltyAppliesWhenDetectedNotKorean) {
+  // KoMT-Bench's detector.py rule: sqrt(rating) when the answer is detected as not Korean.
   const auto& task = judged_task("komt_bench");
   const auto protocol = protocol_for(task, "sqrt_score_if_not_korean");
   const Sample& writing = task.in_category("writing");
   SampleScore english, korean, half, quarter;
-  protocol->score(writing, {k_english_answer}, {9}, english);
-  protocol->score(writing, {k_korean_answer}, {9}, korean);
-  protocol->score(writing, {k_half_korean_answer}, {9}, half);
-  protocol->score(writing, {k_quarter_korean_answer}, {9}, quarter);
+  protocol->score(writing, {k_english_answer}, rated({9}), english);
+  protocol->score(writing, {k_korean_answer}, rated({9}), korean);
+  protocol->score(writing, {k_half_korean_answer}, rated({9}), half);
+  protocol->score(writing, {k_quarter_korean_answer}, rated({9}), quarter);
   EXPECT_DOUBLE_EQ(english.values.at("judge_turn1"), 3.0);
   EXPECT_DOUBLE_EQ(english.values.at("judge_score_no_penalty"), 9.0);
   EXPECT_DOUBLE_EQ(korean.values.at("judge_turn1"), 9.0);
-  EXPECT_DOUBLE_EQ(half.values.at("judge_turn1"), 9.0);  // exactly half is not "less than half"
-  EXPECT_DOUBLE_EQ(quarter.values.at("judge_turn1"), 3.0);
+  EXPECT_DOUBLE_EQ(half.values.at("judge_turn1"), 9.0);     // half Hangul reads as Korean
+  EXPECT_DOUBLE_EQ(quarter.values.at("judge_turn1"), 3.0);  // a quarter does not
+}
+
+TEST(JudgeMtBench, AFailedTurnIsLeftOutAlone) {
+  // FastChat: a turn without a rating is -1 and show_result drops it; the other turn still counts.
+  const auto& task = judged_task("komt_bench");
+  const Sample& writing = task.in_category("writing");
+  for (const TurnVerdict& missing : {k_unreadable, k_failed}) {
+    SampleScore score;
+    protocol_for(task)->score(writing, {k_korean_answer, k_korean_answer_2}, {missing, {6.0, false}}, score);
+    EXPECT_EQ(score.values.count("judge_turn1"), 0u);
+    EXPECT_DOUBLE_EQ(score.values.at("judge_turn2"), 6.0);
+    EXPECT_DOUBLE_EQ(score.values.at("judge_score"), 6.0);
+    EXPECT_EQ(score.meta.at("judge_weights").at("judge_score"), 1);
+    EXPECT_EQ(score.meta.at("ratings"), json::array({nullptr, 6.0}));
+  }
+  SampleScore none;
+  protocol_for(task)->score(writing, {k_korean_answer, k_korean_answer_2}, {k_unreadable, k_failed}, none);
+  EXPECT_EQ(none.values.count("judge_score"), 0u) << "no rated turn: the sample is not scored";
+}
+
+TEST(JudgeMtBench, AsksOnceAsFastChat) {
+  EXPECT_EQ(protocol_for(judged_task("komt_bench"))->attempts(), 1);
+  EXPECT_EQ(protocol_for(judged_task("komt_bench"))->describe().at("attempts"), 1);
+}
+
+TEST(JudgeMtBench, JudgeScorePoolsTurnsAsShowResult) {
+  // show_result averages the rows left: (8 + 6 + 10) / 3, not ((8 + 6) / 2 + 10) / 2.
+  const auto& task = judged_task("komt_bench");
+  const auto protocol = protocol_for(task);
+  std::vector<SampleScore> samples(2);
+  protocol->score(task.with_id("81"), {k_korean_answer, k_korean_answer_2}, rated({8, 6}), samples[0]);
+  protocol->score(task.with_id("82"), {k_korean_answer, k_korean_answer_2}, {{10.0, false}, k_unreadable}, samples[1]);
+  const MetricEstimate e = aggregate_metric("judge_score", samples);
+  ASSERT_TRUE(e.value);
+  EXPECT_DOUBLE_EQ(*e.value, 8.0);
+  EXPECT_DOUBLE_EQ(*aggregate_metric("judge_turn1", samples).value, 9.0);
+  EXPECT_DOUBLE_EQ(*aggregate_metric("judge_turn2", samples).value, 6.0);
+  // keval compare resamples the same figure.
+  MetricOnSubset subset("judge_score", samples);
+  EXPECT_DOUBLE_EQ(*subset.value({0, 1}), 8.0);
+  EXPECT_DOUBLE_EQ(*subset.value({1, 1}), 10.0);
 }
 
 TEST(JudgeMtBench, NoPenaltyKeepsEveryRating) {
   const auto& task = judged_task("komt_bench");
   SampleScore score;
-  protocol_for(task, "none")->score(task.in_category("writing"), {k_english_answer}, {8}, score);
+  protocol_for(task, "none")->score(task.in_category("writing"), {k_english_answer}, rated({8}), score);
   EXPECT_DOUBLE_EQ(score.values.at("judge_turn1"), 8.0);
   EXPECT_DOUBLE_EQ(score.values.at("judge_score"), 8.0);
 }
@@ -535,7 +639,8 @@ TEST(JudgeMtBench, DescribeRecordsWhatDecidesResults) {
   const auto& task = judged_task("komt_bench");
   const json d = protocol_for(task)->describe();
   EXPECT_EQ(d.at("protocol"), "mt_bench");
-  EXPECT_EQ(d.at("penalty"), "hangul_share_sqrt");
+  EXPECT_EQ(d.at("penalty"), "sqrt_score_if_not_korean");
+  EXPECT_EQ(d.at("version"), 2);
   EXPECT_EQ(d.at("penalty_exempt"), json::array({"138", "140"}));
   EXPECT_EQ(d.at("data_sha256"), task.data.sha256);
   EXPECT_EQ(d.at("data_sha256").get<std::string>().size(), 64u);
@@ -562,8 +667,8 @@ std::string logickor_reference(const Sample& s, size_t turn) {
   return turn < refs.size() && refs[turn].is_string() ? refs[turn].get<std::string>() : "";
 }
 
-TEST(JudgeLogicKor, FirstTurnShowsQuestionAnswerAndReference) {
-  const auto& task = judged_task("logickor");
+TEST(JudgeLogicKorKeval, FirstTurnShowsQuestionAnswerAndReference) {
+  const auto& task = judged_task("logickor_keval");
   const Sample& shirts = task.first([](const Sample& s) { return logickor_reference(s, 0) == "다섯 벌"; });
   ASSERT_EQ(shirts.turns.size(), 2u);  // max_turns cuts item 3's third string
   const auto messages = protocol_for(task)->prompt(shirts, 0, {k_korean_answer});
@@ -579,16 +684,16 @@ TEST(JudgeLogicKor, FirstTurnShowsQuestionAnswerAndReference) {
   EXPECT_LT(user.find(shirts.turns[0]), user.find(k_korean_answer));
 }
 
-TEST(JudgeLogicKor, NullReferenceShowsNone) {
-  const auto& task = judged_task("logickor");
+TEST(JudgeLogicKorKeval, NullReferenceShowsNone) {
+  const auto& task = judged_task("logickor_keval");
   const Sample& open = task.first([](const Sample& s) { return s.fields.at("references")[0].is_null(); });
   const auto messages = protocol_for(task)->prompt(open, 1, {k_korean_answer, k_korean_answer_2});
   EXPECT_FALSE(contains(messages[1].content, "[참고 자료]"));
   EXPECT_FALSE(contains(messages[1].content, "null"));
 }
 
-TEST(JudgeLogicKor, SecondTurnShowsFollowUpAndBothAnswers) {
-  const auto& task = judged_task("logickor");
+TEST(JudgeLogicKorKeval, SecondTurnShowsFollowUpAndBothAnswers) {
+  const auto& task = judged_task("logickor_keval");
   const Sample& shirts = task.first([](const Sample& s) { return logickor_reference(s, 0) == "다섯 벌"; });
   ASSERT_TRUE(shirts.fields.at("references")[1].is_null());
   const auto messages = protocol_for(task)->prompt(shirts, 1, {k_korean_answer, k_korean_answer_2});
@@ -606,8 +711,8 @@ TEST(JudgeLogicKor, SecondTurnShowsFollowUpAndBothAnswers) {
   EXPECT_EQ(occurrences(user, "[참고 자료]"), 1u);
 }
 
-TEST(JudgeLogicKor, BothReferencesShownWhenTheRowHasBoth) {
-  const auto& task = judged_task("logickor");
+TEST(JudgeLogicKorKeval, BothReferencesShownWhenTheRowHasBoth) {
+  const auto& task = judged_task("logickor_keval");
   const Sample& both = task.first([](const Sample& s) { return !logickor_reference(s, 0).empty() && !logickor_reference(s, 1).empty(); });
   const std::string user = protocol_for(task)->prompt(both, 1, {k_korean_answer, k_korean_answer_2})[1].content;
   EXPECT_TRUE(contains(user, logickor_reference(both, 0)));
@@ -615,8 +720,8 @@ TEST(JudgeLogicKor, BothReferencesShownWhenTheRowHasBoth) {
   EXPECT_EQ(occurrences(user, "[참고 자료]"), 2u);
 }
 
-TEST(JudgeLogicKor, SystemPromptAsksForTheVerdictFormatAndKorean) {
-  const auto& task = judged_task("logickor");
+TEST(JudgeLogicKorKeval, SystemPromptAsksForTheVerdictFormatAndKorean) {
+  const auto& task = judged_task("logickor_keval");
   const auto protocol = protocol_for(task);
   const Sample& s = task.samples.front();
   for (int turn = 0; turn < 2; ++turn) {
@@ -632,17 +737,65 @@ TEST(JudgeLogicKor, SystemPromptAsksForTheVerdictFormatAndKorean) {
   EXPECT_TRUE(contains(protocol->prompt(s, 1, {k_korean_answer, k_korean_answer_2})[0].content, "후속 질문"));
 }
 
+// evaluator.py's create_answers, transcribed from its code (instructkr/LogicKor 11c3a84), not
+// from judge_template.json: the user message keval builds from the template must equal it.
+std::string evaluator_prompt(const Sample& s, const std::vector<std::string>& outputs, bool multi_turn) {
+  const auto& refs = s.fields.at("references");
+  auto reference = [&](size_t i) { return i < refs.size() && refs[i].is_string() ? refs[i].get<std::string>() : ""; };
+  std::string prompt = "아래의 내용을 주어진 평가 기준들을 충실히 반영하여 평가해라. 특히 모델 답변이 언어 요구사항을 준수하는지 "
+                       "반드시 확인해야 한다.\n\n**Question**\n" + s.turns[0];
+  if (!reference(0).empty()) prompt += "\n\n**Additional Reference**\n" + reference(0);
+  prompt += "\n\n**Model's Response**\n" + outputs[0];
+  if (multi_turn) {
+    prompt += "\n\n**Follow-up Question.**\n" + s.turns[1];
+    if (!reference(1).empty()) prompt += "\n\n**Additional Reference**\n" + reference(1);
+    prompt += "\n\n**Model's Response**\n" + outputs[1];
+  }
+  return prompt + "\n\n[[대화 종료. 평가 시작.]]";
+}
+
+TEST(JudgeLogicKor, PromptsAreEvaluatorPysOnEveryQuestion) {
+  const auto& task = judged_task("logickor");
+  const auto protocol = protocol_for(task);
+  ASSERT_EQ(task.samples.size(), 42u);
+  // generator.py stores answers stripped; keval strips them for the judge the same way.
+  const std::vector<std::string> raw = {"\n" + k_korean_answer + "  \n", " " + k_korean_answer_2 + "\n"};
+  const std::vector<std::string> stripped = {k_korean_answer, k_korean_answer_2};
+  size_t with_reference = 0;
+  for (const auto& s : task.samples) {
+    for (int turn = 0; turn < 2; ++turn) {
+      const auto messages = protocol->prompt(s, turn, raw);
+      ASSERT_EQ(messages.size(), 2u);
+      EXPECT_EQ(messages[0].role, "system");
+      EXPECT_EQ(messages[1].content, evaluator_prompt(s, stripped, turn == 1)) << s.id << " turn " << turn + 1;
+      // templates.py JUDGE_TEMPLATE: the multi-turn judge is told about the follow-up.
+      EXPECT_EQ(messages[0].content.find("후속 질문") != std::string::npos, turn == 1) << s.id;
+    }
+    with_reference += !logickor_reference(s, 0).empty();
+  }
+  EXPECT_GT(with_reference, 0u);
+}
+
 TEST(JudgeLogicKor, RatingReadsTheLabel) {
-  const auto protocol = protocol_for(judged_task("logickor"));
-  EXPECT_EQ(protocol->rating("평가: 정확하고 완전한 답변이다.\n**점수: 9**"), 9.0);
-  EXPECT_FALSE(protocol->rating("[[9]]"));
+  for (const char* name : {"logickor", "logickor_keval"}) {
+    const auto protocol = protocol_for(judged_task(name));
+    EXPECT_EQ(protocol->rating("평가: 정확하고 완전한 답변이다.\n**점수: 9**"), 9.0) << name;
+    EXPECT_EQ(protocol->rating("평가: 좋다.\n점수:7.5"), 7.5) << name;
+    EXPECT_FALSE(protocol->rating("[[9]]")) << name;
+    EXPECT_FALSE(protocol->rating("평가: 좋다. 점수는 9점")) << name;
+  }
+  // evaluator.py's pattern as written: an ASCII colon only, and no range check.
+  const auto reference = protocol_for(judged_task("logickor"));
+  EXPECT_FALSE(reference->rating("점수：9"));
+  EXPECT_EQ(reference->rating("점수: 12"), 12.0);
+  EXPECT_EQ(reference->attempts(), 5);
 }
 
 TEST(JudgeLogicKor, ScoreGivesBothTurnsAndTheirMean) {
   const auto& task = judged_task("logickor");
   const Sample& s = task.samples.front();
   SampleScore score;
-  protocol_for(task)->score(s, {k_korean_answer, k_korean_answer_2}, {6, 9}, score);
+  protocol_for(task)->score(s, {k_korean_answer, k_korean_answer_2}, rated({6, 9}), score);
   EXPECT_DOUBLE_EQ(score.values.at("judge_single_turn"), 6.0);
   EXPECT_DOUBLE_EQ(score.values.at("judge_multi_turn"), 9.0);
   EXPECT_DOUBLE_EQ(score.values.at("judge_score"), 7.5);
@@ -650,9 +803,26 @@ TEST(JudgeLogicKor, ScoreGivesBothTurnsAndTheirMean) {
   EXPECT_FALSE(score.meta.at("category").get<std::string>().empty());
 
   SampleScore single;
-  protocol_for(task)->score(s, {k_korean_answer}, {6}, single);
+  protocol_for(task)->score(s, {k_korean_answer}, rated({6}), single);
   EXPECT_DOUBLE_EQ(single.values.at("judge_score"), 6.0);
   EXPECT_EQ(single.values.count("judge_multi_turn"), 0u);
+}
+
+TEST(JudgeLogicKor, AnUnreadableVerdictCountsZeroAndIsLeftOutOfTheRatedVariant) {
+  const auto& task = judged_task("logickor");
+  const Sample& s = task.samples.front();
+  SampleScore score;
+  protocol_for(task)->score(s, {k_korean_answer, k_korean_answer_2}, {{8.0, false}, k_unreadable}, score);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_single_turn"), 8.0);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_multi_turn"), 0.0);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_score"), 4.0);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_single_turn_rated"), 8.0);
+  EXPECT_EQ(score.values.count("judge_multi_turn_rated"), 0u);
+  EXPECT_DOUBLE_EQ(score.values.at("judge_score_rated"), 8.0);
+  // A request that failed outright is no verdict: the sample is not scored.
+  SampleScore failed;
+  protocol_for(task)->score(s, {k_korean_answer, k_korean_answer_2}, {{8.0, false}, k_failed}, failed);
+  EXPECT_EQ(failed.values.count("judge_score"), 0u);
 }
 
 TEST(JudgeLogicKor, DescribeAndBreakdown) {
@@ -660,6 +830,8 @@ TEST(JudgeLogicKor, DescribeAndBreakdown) {
   const auto protocol = protocol_for(task);
   const json d = protocol->describe();
   EXPECT_EQ(d.at("protocol"), "logickor");
+  EXPECT_EQ(d.at("attempts"), 5);
+  EXPECT_EQ(d.at("prompts_file"), "logickor/judge_template.json");
   EXPECT_EQ(d.at("references_field"), "references");
   EXPECT_EQ(d.at("prompt_sha256").get<std::string>().size(), 64u);
   EXPECT_EQ(protocol->breakdown_metrics(), (std::vector<std::string>{"judge_single_turn", "judge_multi_turn"}));

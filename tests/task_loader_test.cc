@@ -148,5 +148,35 @@ TEST(TaskLoader, GroupFile) {
   EXPECT_THROW(load_task_file(dir / "g.yaml", "tasks/g.yaml"), InputError);
 }
 
+TEST(TaskLoader, TemperatureByReadsPerValueTemperatures) {
+  ScratchDir dir;
+  write_file(dir.path() / "t.yaml",
+             replace(k_valid, "scorer: multiple_choice",
+                     "generation:\n  temperature: 0.2\n  temperature_by:\n    field: category\n"
+                     "    values: {writing: 0.7, math: 0.0}\nscorer: multiple_choice"));
+  TaskFile f = load_task_file(dir / "t.yaml", "tasks/t.yaml");
+  ASSERT_TRUE(f.task);
+  EXPECT_EQ(f.task->generation.temperature_field, "category");
+  EXPECT_DOUBLE_EQ(f.task->generation.temperature_by_value.at("writing"), 0.7);
+  Sample writing, other;
+  writing.fields = {{"category", "writing"}};
+  other.fields = {{"category", "글쓰기"}};
+  EXPECT_DOUBLE_EQ(sampling_temperature(*f.task, writing), 0.7);
+  EXPECT_DOUBLE_EQ(sampling_temperature(*f.task, other), 0.2);  // not listed: the task's temperature
+}
+
+TEST(TaskLoader, MalformedTemperatureByAndPromptStrategyNameTheLine) {
+  std::string e = error_of(replace(k_valid, "scorer: multiple_choice",
+                                   "generation:\n  temperature_by: {field: category}\nscorer: multiple_choice"));
+  EXPECT_NE(e.find("tasks/t.yaml:"), std::string::npos) << e;
+  EXPECT_NE(e.find("'temperature_by' must be a mapping"), std::string::npos) << e;
+  e = error_of(replace(k_valid, "scorer: multiple_choice",
+                       "generation:\n  temperature_by: {field: category, values: {writing: hot}}\nscorer: multiple_choice"));
+  EXPECT_NE(e.find("temperature_by.values.writing must be a number"), std::string::npos) << e;
+  e = error_of(replace(k_valid, "scorer: multiple_choice", "prompt_strategy: 1-shot\nscorer: multiple_choice"));
+  EXPECT_NE(e.find("tasks/t.yaml:"), std::string::npos) << e;
+  EXPECT_NE(e.find("'prompt_strategy' must be a mapping with 'file'"), std::string::npos) << e;
+}
+
 } // namespace
 } // namespace keval

@@ -216,7 +216,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
         fmt::print("{} samples failed (not scored); `keval run --resume {} --db {}` retries them\n", summary.n_failed,
                    summary.run.id, o->db);
       if (summary.n_judge_failed)
-        fmt::print("{} samples have no readable judge verdict (not scored, not zero); `keval run --resume {} --db {}` "
+        fmt::print("{} samples have no readable judge verdict on some turn (left out, or 0 where the task's protocol "
+                   "counts it so: see n_judge_failed); `keval run --resume {} --db {}` "
                    "asks the judge again\n", summary.n_judge_failed, summary.run.id, o->db);
       fmt::print("run id: {}\n", summary.run.id);
     }

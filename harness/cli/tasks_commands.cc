@@ -14,6 +14,12 @@ nlohmann::json sample_json(const TaskConfig& task, const Sample& s) {
   nlohmann::json j = {{"task", s.task}, {"id", s.id}};
   if (task.output_type == OutputType::dialogue) {
     j["turns"] = s.turns;
+    // What a chat endpoint gets for turn 1: system prompt, a strategy's messages, the question.
+    nlohmann::json messages = nlohmann::json::array();
+    if (!task.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", task.system_prompt}});
+    for (const auto& m : task.messages_before) messages.push_back({{"role", m.role}, {"content", m.content}});
+    if (!s.turns.empty()) messages.push_back({{"role", "user"}, {"content", s.turns.front()}});
+    j["messages"] = messages;
     return j;
   }
   j["prompt"] = s.prompt;

@@ -2,6 +2,7 @@
 // the judge, scripted (--replies) to give well-formed, malformed and non-Korean verdicts.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -85,15 +86,17 @@ TEST(Judge, MockJudgeWellFormedMalformedAndNonKoreanVerdicts) {
   EXPECT_EQ(res["judge_score_no_penalty"]["n_judge_failed"], 1);
   EXPECT_EQ(res["judge_score_no_penalty"]["n_failed"], 0);
   EXPECT_NEAR(res["judge_score_no_penalty"]["value"].get<double>(), (8.0 + 7 * 8) / 9.0, 1e-9);
-  // The English answer has no Hangul: 8 x sqrt(0) = 0 with the penalty.
-  EXPECT_NEAR(res["judge_score"]["value"].get<double>(), (0.0 + 7 * 8) / 9.0, 1e-9);
-  EXPECT_NEAR(res["judge_turn1"]["value"].get<double>(), (0.0 + 7 * 8) / 9.0, 1e-9);
+  // The English answer is detected as not Korean: KoMT-Bench's rule gives sqrt(8) on both turns,
+  // keval's Hangul-share rule 8 x sqrt(0) = 0.
+  EXPECT_NEAR(res["judge_score"]["value"].get<double>(), (2 * std::sqrt(8.0) + 7 * 16) / 18.0, 1e-9);
+  EXPECT_NEAR(res["judge_turn1"]["value"].get<double>(), (std::sqrt(8.0) + 7 * 8) / 9.0, 1e-9);
+  EXPECT_NEAR(res["judge_score_hangul_share"]["value"].get<double>(), (0.0 + 7 * 16) / 18.0, 1e-9);
 
-  // The unreadable verdicts were asked twice per turn, stored, and never scored as a zero.
+  // The unreadable verdicts were asked once per turn, as FastChat asks, stored, and never scored as a zero.
   const auto unreadable = asked(judge, "판정불가-83");
   ASSERT_EQ(unreadable.size(), 2u);
-  for (long long n : unreadable) EXPECT_EQ(n, 2);
-  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83' AND status = 'unparsed'"), 4);
+  for (long long n : unreadable) EXPECT_EQ(n, 1);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83' AND status = 'unparsed'"), 2);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM scores WHERE sample_id = '83' AND status = 'judge_failed'"), 1);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE status = 'ok'"), 18);
 
@@ -113,23 +116,23 @@ TEST(Judge, MockJudgeWellFormedMalformedAndNonKoreanVerdicts) {
   EXPECT_EQ(config["judge"]["model"], "mock-judge");
   const auto& task = config["tasks"][0];
   EXPECT_EQ(task["judge"]["protocol"], "mt_bench");
-  EXPECT_EQ(task["judge"]["penalty"], "hangul_share_sqrt");
+  EXPECT_EQ(task["judge"]["penalty"], "sqrt_score_if_not_korean");
   EXPECT_EQ(task["judge"]["prompt_sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(task["judge"]["penalty_exempt"], nlohmann::json({"138", "140"}));
 
-  // --resume asks the judge again only where it has no rating: two turns, two attempts each.
+  // --resume asks the judge again only where it has no rating: two turns, one attempt each.
   const long long before = judge.stats().value("total", 0LL);
   r = run_keval("run --resume first --no-progress --db " + shell_quote(db));
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_EQ(judge.stats().value("total", 0LL) - before, 4);
-  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83'"), 8);
+  EXPECT_EQ(judge.stats().value("total", 0LL) - before, 2);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE sample_id = '83'"), 4);
 
   // The same evaluation again: every readable verdict comes from the cache.
   const long long cached_before = judge.stats().value("total", 0LL);
   r = run_keval("run --tasks komt_bench --limit 10 --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
                 " --name second --no-progress --db " + shell_quote(db) + judge_flags);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(judge.stats().value("total", 0LL) - cached_before, 4);
+  EXPECT_EQ(judge.stats().value("total", 0LL) - cached_before, 2);
   auto again = results_of(db, "komt_bench", "second");
   EXPECT_EQ(again["judge_score"]["value"], res["judge_score"]["value"]);
 }
@@ -143,7 +146,7 @@ TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
   write_file(dir / "answers.jsonl", answers);
   // A judge that bolds its labels, as GPT-4-class judges often do; the follow-up gets a 6.
   write_file(dir / "rules.jsonl",
-             nlohmann::json({{"when", "[후속 질문]"}, {"reply", "**평가:** 맥락과 일관됩니다.\n**점수:** 6"}}).dump() + "\n" +
+             nlohmann::json({{"when", "**Follow-up Question.**"}, {"reply", "**평가:** 맥락과 일관됩니다.\n**점수:** 6"}}).dump() + "\n" +
              nlohmann::json({{"when", ""}, {"reply", "**평가:** 요구 사항을 충족합니다.\n**점수: 9**"}}).dump() + "\n");
   MockServer judge("--replies " + shell_quote(dir / "rules.jsonl"));
   const std::string db = dir / "k.db";
@@ -166,7 +169,7 @@ TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
   EXPECT_EQ(res["judge_single_turn/수학(Math)"]["n"], 7);
   EXPECT_EQ(res["judge_single_turn"]["n_judge_failed"], 0);
   // The multi-turn judgement saw the whole conversation: both answers are in its prompt.
-  const auto multi = asked(judge, "[모델의 답변]\n첫 번째 질문에 대한 한국어 답변입니다.\n\n[후속 질문]");
+  const auto multi = asked(judge, "**Model's Response**\n첫 번째 질문에 대한 한국어 답변입니다.\n\n**Follow-up Question.**");
   EXPECT_EQ(multi.size(), 42u);
   for (long long n : multi) EXPECT_EQ(n, 1);
 }

@@ -22,6 +22,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string db = k_default_db;
     std::optional<size_t> limit;
     std::optional<int> num_fewshot;
+    std::int64_t fewshot_seed = k_default_fewshot_seed;
     int concurrency = 16;
     unsigned long long seed = 1234;
     std::string name;
@@ -57,6 +58,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_option("--limit", o->limit, "Evaluate the first N samples of each task");
   app.add_option("--num-fewshot", o->num_fewshot, "Few-shot examples (default: each task's)");
+  app.add_option("--fewshot-seed", o->fewshot_seed, "Seed of each task's few-shot draw (lm-evaluation-harness: 1234)")
+      ->capture_default_str();
   app.add_option("--concurrency", o->concurrency, "Requests in flight")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--seed", o->seed, "Seed of the random backend")->capture_default_str();
   app.add_option("--name", o->name, "Run name (unique in the database; default: generated)");
@@ -128,6 +131,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.use_cache = !o->no_cache;
       options.limit = o->limit;
       options.num_fewshot = o->num_fewshot;
+      options.fewshot_seed = o->fewshot_seed;
       options.mc_mode = o->mc_mode;
       options.name = o->name;
       options.show_progress = progress;

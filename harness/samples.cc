@@ -186,7 +186,7 @@ struct SampleBuilder::Compiled {
 
 // One pool row rendered as an example: context, target delimiter, answer, separator.
 struct SampleBuilder::Example {
-  nlohmann::json row;  // as read, to recognise the evaluated row when the pool is its split
+  nlohmann::json row;  // as read, kept only when the pool is the evaluated split (to recognise that row)
   std::string prompt, generation_prompt;
 };
 
@@ -218,8 +218,9 @@ const SampleBuilder::Example& SampleBuilder::example(size_t i) {
     const TaskConfig& t = *m_task;
     const CompiledTask& c = m_compiled->templates;
     auto e = std::make_unique<Example>();
-    e->row = m_pool->rows[i];
-    PreparedRow ex = prepare(t, c, e->row, m_pool->origin(i));
+    nlohmann::json row = m_pool->rows[i];
+    if (m_pool_is_eval_split) e->row = row;
+    PreparedRow ex = prepare(t, c, std::move(row), m_pool->origin(i));
     RowContext ctx(ex, nullptr, nullptr);
     for (bool generation : {false, true}) {
       std::string& out = generation ? e->generation_prompt : e->prompt;

@@ -120,3 +120,19 @@ TEST(FewshotSampler, TheSeedIsPartOfTheRunsConfiguration) {
 
 } // namespace
 } // namespace keval
+
+namespace keval {
+namespace {
+
+TEST(FewshotSampler, ResumeRefusesAnotherSeed) {
+  testing::ScratchDir dir;
+  auto run = testing::run_keval("run --tasks kobest_copa --backend random --limit 2 --num-fewshot 1 --no-progress --name r --db " +
+                                dir / "k.db");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto resume = testing::run_keval("run --resume r --fewshot-seed 7 --db " + dir / "k.db");
+  EXPECT_EQ(resume.exit_code, 2);
+  EXPECT_NE(resume.err.find("--fewshot-seed"), std::string::npos) << resume.err;
+}
+
+} // namespace
+} // namespace keval

@@ -58,8 +58,9 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_option("--limit", o->limit, "Evaluate the first N samples of each task");
   app.add_option("--num-fewshot", o->num_fewshot, "Few-shot examples (default: each task's)");
-  app.add_option("--fewshot-seed", o->fewshot_seed, "Seed of each task's few-shot draw (lm-evaluation-harness: 1234)")
-      ->capture_default_str();
+  CLI::Option* fewshot_seed_option =
+      app.add_option("--fewshot-seed", o->fewshot_seed, "Seed of each task's few-shot draw (lm-evaluation-harness: 1234)")
+          ->capture_default_str();
   app.add_option("--concurrency", o->concurrency, "Requests in flight")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--seed", o->seed, "Seed of the random backend")->capture_default_str();
   app.add_option("--name", o->name, "Run name (unique in the database; default: generated)");
@@ -88,7 +89,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--judge-header", o->judge_headers, "Judge HTTP header NAME:VALUE (repeatable; never stored)");
   app.add_flag("--json", o->json, "Print the results as JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
-  return [o, &global]() {
+  return [o, &global, fewshot_seed_option]() {
     bool progress = !o->no_progress && Progress::stderr_is_terminal();
     RunSummary summary;
     if (!o->resume.empty()) {
@@ -98,6 +99,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       if (!o->model.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature || o->keep_think)
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
                          "--max-tokens, --temperature and --keep-think");
+      if (fewshot_seed_option->count() > 0)
+        throw InputError("--resume rebuilds the stored run's prompts with its own few-shot seed; drop --fewshot-seed");
       if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
       Store store(o->db, false);
       TaskRegistry registry(global.paths());

@@ -2,6 +2,10 @@
 // pool is the evaluated split, the first_n sampler, and the errors of a pool too small.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include <map>
+#include <sstream>
 
 #include <string>
 #include <vector>
@@ -132,6 +136,59 @@ TEST(FewshotSampler, ResumeRefusesAnotherSeed) {
   auto resume = testing::run_keval("run --resume r --fewshot-seed 7 --db " + dir / "k.db");
   EXPECT_EQ(resume.exit_code, 2);
   EXPECT_NE(resume.err.find("--fewshot-seed"), std::string::npos) << resume.err;
+}
+
+} // namespace
+} // namespace keval
+
+namespace keval {
+namespace {
+
+// The last user message of each stored request, by sample id.
+std::map<std::string, std::string> stored_questions(const std::string& path) {
+  std::map<std::string, std::string> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
+  sqlite3_exec(db, "SELECT sample_id, request_json FROM responses WHERE status = 'ok'", [](void* o, int, char** v, char**) {
+    auto j = nlohmann::json::parse(v[1], nullptr, false);
+    if (!j.is_discarded() && j.contains("messages") && !j["messages"].empty())
+      (*static_cast<std::map<std::string, std::string>*>(o))[v[0]] = j["messages"].back().value("content", "");
+    return 0;
+  }, &out, nullptr);
+  sqlite3_close(db);
+  return out;
+}
+
+// A resumed run rebuilds the prompts it still has to send with the seed it was started with.
+TEST(FewshotSampler, ResumeUsesTheRunsSeed) {
+  testing::ScratchDir dir;
+  const std::string args = "--limit 4 --num-fewshot 2 --fewshot-seed 42";
+  auto samples = testing::run_keval("samples --task kobest_copa --json " + args);
+  ASSERT_EQ(samples.exit_code, 0) << samples.err;
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(samples.out);
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 4u);
+  // A local model that fails every other request until the file `ok` exists.
+  const std::string model = dir / "model.py";
+  testing::write_file(model,
+                      "import json, os, sys\n"
+                      "n = 0\n"
+                      "for line in sys.stdin:\n"
+                      "    r = json.loads(line)\n"
+                      "    n += 1\n"
+                      "    fail = n % 2 == 0 and not os.path.exists(" + testing::shell_quote(dir / "ok") + ")\n"
+                      "    print(json.dumps({'id': r['id'], 'error': 'busy'} if fail else {'id': r['id'], 'text': '1'}), flush=True)\n");
+  auto run = testing::run_keval("run --tasks kobest_copa --backend exec --mc-mode generate --no-progress --name r " + args +
+                                " --cmd " + testing::shell_quote("python3 " + model) + " --db " + dir / "k.db");
+  ASSERT_NE(run.exit_code, 2) << run.err;
+  ASSERT_EQ(stored_questions(dir / "k.db").size(), 2u) << run.err;
+  testing::write_file(dir.path() / "ok", "");
+  auto resume = testing::run_keval("run --resume r --no-progress --db " + dir / "k.db");
+  ASSERT_EQ(resume.exit_code, 0) << resume.err;
+  const auto stored = stored_questions(dir / "k.db");
+  ASSERT_EQ(stored.size(), 4u);
+  for (const auto& s : rows) EXPECT_EQ(stored.at(s.at("id").get<std::string>()), s.at("messages").back().at("content")) << s.at("id");
 }
 
 } // namespace

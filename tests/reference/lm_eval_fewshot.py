@@ -21,9 +21,10 @@ The documents are read from keval's copies of the source files (datasets/), fiel
 those of the Hugging Face copies lm-eval loads (skt/kobest_v1, HAERAE-HUB/KMMLU); TSV cells are
 taken as they are (quote characters are text).
 
-usage: lm_eval_fewshot.py TASK EVAL_FILE FEWSHOT_FILE NUM_FEWSHOT LIMIT [SEED]
-TASK: kobest_boolq | kobest_copa | kobest_hellaswag | kobest_sentineg | kobest_wic | kmmlu
-Prints one JSON object a line: {"index": i, "context": "...", "continuations": ["...", ...]}.
+usage: lm_eval_fewshot.py NUM_FEWSHOT SEED NAME KIND EVAL_FILE FEWSHOT_FILE LIMIT [NAME KIND ...]
+KIND: kobest_boolq | kobest_copa | kobest_hellaswag | kobest_sentineg | kobest_wic | kmmlu
+Each NAME is a task evaluated on its own (its own generator). Prints one JSON object a line:
+{"task": NAME, "index": i, "context": "...", "continuations": ["...", ...]}.
 """
 import csv
 import json
@@ -111,9 +112,7 @@ TASKS = {"kobest_boolq": kobest_boolq, "kobest_copa": kobest_copa, "kobest_hella
          "kobest_sentineg": kobest_sentineg, "kobest_wic": kobest_wic, "kmmlu": kmmlu}
 
 
-def main(argv):
-    task, eval_file, fewshot_file, num_fewshot, limit = argv[1], argv[2], argv[3], int(argv[4]), int(argv[5])
-    seed = int(argv[6]) if len(argv) > 6 else 1234
+def requests(name, task, eval_file, fewshot_file, num_fewshot, limit, seed):
     make_doc, doc_to_text, doc_to_choice, doc_to_target = TASKS[task]()
     read = read_csv if task == "kmmlu" else read_tsv
     eval_docs = [make_doc(r) for r in read(eval_file)]
@@ -132,8 +131,15 @@ def main(argv):
                 answer_text = choices[answer] if isinstance(answer, int) else answer
                 context += doc_to_text(example) + " " + answer_text + "\n\n"
         context += doc_to_text(doc)
-        print(json.dumps({"index": index, "context": context,
+        print(json.dumps({"task": name, "index": index, "context": context,
                           "continuations": [" " + c for c in doc_to_choice(doc)]}, ensure_ascii=False))
+
+
+def main(argv):
+    num_fewshot, seed, rest = int(argv[1]), int(argv[2]), argv[3:]
+    for i in range(0, len(rest), 5):
+        name, task, eval_file, fewshot_file, limit = rest[i:i + 5]
+        requests(name, task, eval_file, fewshot_file, num_fewshot, int(limit), seed)
 
 
 if __name__ == "__main__":

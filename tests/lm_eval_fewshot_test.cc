@@ -94,9 +94,13 @@ TEST(LmEvalFewshot, EveryKobestTaskAndKmmluSubjectBuildsLmEvalsFiveShotRequests)
 }
 
 // The generator advances document by document: a long run of documents, another seed, and a
-// task whose few-shot pool is small (KMMLU dev: 5 rows, so every draw is a permutation).
+// task whose few-shot pool is small (KMMLU dev: 5 rows, so every draw is a permutation). All of
+// COPA draws the train rows whose question reads "원인 " (lm-eval strips it).
 TEST(LmEvalFewshot, ManyDocumentsAndAnotherSeed) {
-  EXPECT_EQ(compare({{registry().find_task("kobest_boolq"), 400}, {registry().find_task("kmmlu_math"), 300}}), 700u);
+  EXPECT_EQ(compare({{registry().find_task("kobest_boolq"), 400},
+                     {registry().find_task("kmmlu_math"), 300},
+                     {registry().find_task("kobest_copa"), 1000}}),
+            1700u);
   EXPECT_EQ(compare({{registry().find_task("kobest_hellaswag"), 60}}, 42), 60u);
 }
 

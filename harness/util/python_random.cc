@@ -1,8 +1,10 @@
 #include "python_random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <unordered_set>
+#include <utility>
 
 namespace keval {
 namespace {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The log-likelihood requests lm-evaluation-harness builds for KoBEST and KMMLU, few-shot included.
 
-An independent re-implementation (Python 3 standard library only: lm-eval itself needs PyPI) of
+An independent re-implementation (Python 3 standard library only, so it runs where lm-eval is not installed) of
 EleutherAI/lm-evaluation-harness at commit 4e7e0d47f33bc71070c1d38394bafbb52b117163:
   lm_eval/evaluator.py          task_obj.set_fewshot_seed(seed=fewshot_random_seed), default 1234
   lm_eval/api/task.py           set_fewshot_seed -> sampler.set_rnd(seed) = random.Random(seed);

@@ -188,21 +188,23 @@ std::string TaskRegistry::task_hash(const TaskConfig& task) {
   return hash.hex_digest();
 }
 
-std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit) {
-  SampleBuilder builder = sample_builder(task, num_fewshot, limit);
+std::vector<Sample> TaskRegistry::samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit,
+                                          std::int64_t fewshot_seed) {
+  SampleBuilder builder = sample_builder(task, num_fewshot, limit, false, fewshot_seed);
   return builder.build(0, builder.size());
 }
 
 SampleBuilder TaskRegistry::sample_builder(const TaskConfig& task, std::optional<int> num_fewshot,
-                                           std::optional<size_t> limit, bool keep_cached) {
+                                           std::optional<size_t> limit, bool keep_cached, std::int64_t fewshot_seed) {
   focus(task);
   std::optional<DatasetRows> fewshot_rows;
   if (task.fewshot) fewshot_rows = m_datasets.load(*task.fewshot, task.source_file);
   DatasetRows eval_rows = keep_cached ? m_datasets.load(task.dataset, task.source_file)
                                       : m_datasets.take(task.dataset, task.source_file);
-  int k = num_fewshot.value_or(task.num_fewshot);
-  if (k < 0) throw InputError("--num-fewshot must be 0 or more");
-  return SampleBuilder(task, std::move(eval_rows), fewshot_rows ? &*fewshot_rows : nullptr, k, limit);
+  FewshotOptions fewshot;
+  fewshot.count = num_fewshot.value_or(task.num_fewshot);
+  fewshot.seed = fewshot_seed;
+  return SampleBuilder(task, std::move(eval_rows), std::move(fewshot_rows), fewshot, limit);
 }
 
 JudgeData TaskRegistry::judge_data(const TaskConfig& task) {

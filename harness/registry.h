@@ -43,11 +43,13 @@ public:
   DatasetRows rows(const TaskConfig& task);
   size_t count(const TaskConfig& task);
   // Builds a task's samples; fills the task's content hash (task file + data).
-  std::vector<Sample> samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit);
+  // `num_fewshot` overrides the task's default count; `fewshot_seed` seeds its few-shot draw.
+  std::vector<Sample> samples(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit,
+                              std::int64_t fewshot_seed = k_default_fewshot_seed);
   // The same, a range at a time (see SampleBuilder). The cache forgets the task's rows unless
   // `keep_cached`, for a caller that builds them again soon.
   SampleBuilder sample_builder(const TaskConfig& task, std::optional<int> num_fewshot, std::optional<size_t> limit,
-                               bool keep_cached = false);
+                               bool keep_cached = false, std::int64_t fewshot_seed = k_default_fewshot_seed);
   // sha256 of the task's merged configuration and its data files (the judge's included).
   std::string task_hash(const TaskConfig& task);
   // The files a task's judge protocol reads (empty when the task has no judge).

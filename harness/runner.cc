@@ -88,8 +88,13 @@ Request build_request(const RunTask& task, const Sample& s, int turn,
   r.generation.temperature = sampling_temperature(*task.config, s);
   if (task.mode == "loglik") {
     r.kind = RequestKind::loglikelihood;
-    r.context = s.prompt;
-    r.continuations = s.choices;
+    // lm-evaluation-harness's _encode_pair (lm_eval/api/model.py): the context's trailing
+    // whitespace moves onto each continuation, so a token that starts with it (" 예" after
+    // "답변: ") belongs to the continuation. The text sent is the same; only the split moves.
+    const size_t moved = s.prompt.size() == text::trailing_space_bytes(s.prompt) ? 0 : text::trailing_space_bytes(s.prompt);
+    r.context = s.prompt.substr(0, s.prompt.size() - moved);
+    r.continuations.reserve(s.choices.size());
+    for (const auto& c : s.choices) r.continuations.push_back(s.prompt.substr(s.prompt.size() - moved) + c);
     return r;
   }
   r.kind = RequestKind::generate;
@@ -451,6 +456,7 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
   config["requested"] = options.tasks;
   config["limit"] = options.limit ? nlohmann::json(*options.limit) : nlohmann::json(nullptr);
   config["num_fewshot"] = options.num_fewshot ? nlohmann::json(*options.num_fewshot) : nlohmann::json(nullptr);
+  config["fewshot_seed"] = options.fewshot_seed;
   config["mc_mode"] = options.mc_mode;
   config["keep_think"] = options.keep_think;
   failure_limit(options.max_failures, 0);  // checks the spelling before anything is stored
@@ -524,7 +530,7 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
     counting.config = t;
     counting.mode = mode;
     // The rows stay cached: when this is the run's last (or only) task, execute() starts from them.
-    SampleBuilder builder = registry.sample_builder(*t, options.num_fewshot, options.limit, true);
+    SampleBuilder builder = registry.sample_builder(*t, options.num_fewshot, options.limit, true, options.fewshot_seed);
     const size_t chunk = std::max<size_t>(options.chunk_size, 1);
     for (size_t from = 0; from < builder.size(); from += chunk) {
       for (const auto& s : builder.build(from, std::min(builder.size(), from + chunk))) {
@@ -611,6 +617,13 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
   for (const auto& t : config.at("tasks")) options.tasks.push_back(t.at("name"));
   if (!config.at("limit").is_null()) options.limit = config.at("limit").get<size_t>();
   if (!config.at("num_fewshot").is_null()) options.num_fewshot = config.at("num_fewshot").get<int>();
+  if (config.contains("fewshot_seed")) {
+    options.fewshot_seed = config.at("fewshot_seed").get<std::int64_t>();
+  } else if (options.num_fewshot.value_or(0) > 0) {
+    // Made before few-shot examples were drawn per sample: its prompts cannot be rebuilt.
+    throw InputError(fmt::format("run '{}' took its few-shot examples in file order (an earlier keval); they cannot be "
+                                 "rebuilt to resume it: start a new run", id_or_name));
+  }
   options.mc_mode = config.value("mc_mode", "auto");
   const nlohmann::json execution = config.value("execution", nlohmann::json::object());
   options.backend = backend_options(config.at("backend"), execution, headers, "--header");
@@ -750,7 +763,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         // One request per sample: a chunk of samples is built, sent, scored and freed before
         // the next, so a large task holds its dataset rows and one chunk, not every sample.
         auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
-        SampleBuilder builder = m_registry.sample_builder(*task.config, options.num_fewshot, options.limit);
+        SampleBuilder builder = m_registry.sample_builder(*task.config, options.num_fewshot, options.limit, false, options.fewshot_seed);
         const size_t chunk = std::max(options.chunk_size, batch_size);
         for (size_t from = 0; from < builder.size(); from += chunk) {
           task.samples = builder.build(from, std::min(builder.size(), from + chunk));
@@ -771,7 +784,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         }
         continue;
       }
-      task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit);
+      task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit, options.fewshot_seed);
       keep_shard(task.samples);
       int max_turns = 0;
       for (const auto& s : task.samples) max_turns = std::max(max_turns, turns_of(task, s));

@@ -19,6 +19,7 @@ struct RunOptions {
   BackendOptions backend;
   std::optional<size_t> limit;         // first N samples of each task
   std::optional<int> num_fewshot;      // overrides each task's default
+  std::int64_t fewshot_seed = k_default_fewshot_seed; // seeds each task's few-shot draw (lm-eval's 1234)
   std::string mc_mode = "auto";        // loglik | generate | auto (loglik when the backend can)
   std::string name;                    // empty: generated
   bool show_progress = false;

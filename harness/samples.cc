@@ -162,27 +162,20 @@ PreparedRow prepare(const TaskConfig& t, const CompiledTask& c, nlohmann::json r
   return row;
 }
 
-// The text a few-shot example contributes: its context, the delimiter, its answer.
-std::string fewshot_block(const TaskConfig& t, const CompiledTask& c, const DatasetRows& rows, int k, bool generation) {
-  std::string out;
-  if (k > static_cast<int>(rows.rows.size()))
-    throw InputError(fmt::format("{}: {} few-shot examples asked, the few-shot source has {}", t.source_file, k, rows.rows.size()));
-  for (int i = 0; i < k; ++i) {
-    PreparedRow ex = prepare(t, c, rows.rows[static_cast<size_t>(i)], rows.origin(static_cast<size_t>(i)));
-    std::string gold_label = ex.gold >= 0 ? ex.labels[static_cast<size_t>(ex.gold)] : "";
-    std::string gold_choice = ex.gold >= 0 ? ex.choices[static_cast<size_t>(ex.gold)]
-                                           : (ex.references.empty() ? "" : ex.references.front());
+// What a few-shot example ends with. Multiple choice: the gold continuation's text, i.e. lm-eval's
+// doc_to_choice[doc_to_target] (KMMLU's letter, KoBEST's word); generation mode answers with the
+// gold label. A task's `fewshot_target` overrides both; free text: the first reference.
+std::string fewshot_answer(const TaskConfig& t, const CompiledTask& c, const PreparedRow& ex, bool generation) {
+  std::string gold_label = ex.gold >= 0 ? ex.labels[static_cast<size_t>(ex.gold)] : "";
+  std::string gold_choice = ex.gold >= 0 ? ex.choices[static_cast<size_t>(ex.gold)]
+                                         : (ex.references.empty() ? "" : ex.references.front());
+  if (generation && t.output_type == OutputType::multiple_choice) return gold_label;
+  if (!c.fewshot_target.empty()) {
     RowContext ctx(ex, &gold_label, &gold_choice);
-    std::string answer;
-    if (generation && t.output_type == OutputType::multiple_choice) answer = gold_label;
-    else if (!c.fewshot_target.empty()) answer = c.fewshot_target.render(ctx);
-    else answer = gold_choice;
-    (generation ? c.generation_prompt : c.prompt).render_to(out, ctx);
-    out += t.target_delimiter;
-    out += answer;
-    out += t.fewshot_separator;
+    return c.fewshot_target.render(ctx);
   }
-  return out;
+  if (t.output_type == OutputType::multiple_choice && t.continuations == "labels") return gold_label;
+  return gold_choice;
 }
 
 } // namespace
@@ -191,17 +184,84 @@ struct SampleBuilder::Compiled {
   CompiledTask templates;
 };
 
-SampleBuilder::SampleBuilder(const TaskConfig& t, DatasetRows rows, const DatasetRows* fewshot_rows, int num_fewshot,
-                             std::optional<size_t> limit)
-    : m_task(&t), m_rows(std::move(rows)), m_compiled(std::make_unique<Compiled>(Compiled{compile(t)})) {
-  const CompiledTask& c = m_compiled->templates;
-  if (num_fewshot > 0) {
-    if (!fewshot_rows) throw InputError(fmt::format("{}: --num-fewshot {} given but the task has no 'fewshot' source", t.source_file, num_fewshot));
-    m_prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, false);
-    m_generation_prefix = fewshot_block(t, c, *fewshot_rows, num_fewshot, true);
+// One pool row rendered as an example: context, target delimiter, answer, separator.
+struct SampleBuilder::Example {
+  nlohmann::json row;  // as read, kept only when the pool is the evaluated split (to recognise that row)
+  std::string prompt, generation_prompt;
+};
+
+SampleBuilder::SampleBuilder(const TaskConfig& t, DatasetRows rows, std::optional<DatasetRows> fewshot_rows,
+                             const FewshotOptions& fewshot, std::optional<size_t> limit)
+    : m_task(&t), m_rows(std::move(rows)), m_compiled(std::make_unique<Compiled>(Compiled{compile(t)})),
+      m_random(fewshot.seed) {
+  if (fewshot.count < 0) throw InputError("--num-fewshot must be 0 or more");
+  if (fewshot.count > 0) {
+    if (!fewshot_rows)
+      throw InputError(fmt::format("{}: --num-fewshot {} given but the task has no 'fewshot' source", t.source_file, fewshot.count));
+    m_pool = std::move(fewshot_rows);
+    m_fewshot_count = fewshot.count;
+    // lm-eval: `eval_doc=doc if fewshot split == test split`, compared by the splits' names.
+    m_pool_is_eval_split = t.fewshot && !t.fewshot->split.empty() && t.fewshot->split == t.dataset.split;
+    const size_t needed = static_cast<size_t>(m_fewshot_count) + (m_pool_is_eval_split && t.fewshot_sampler != "first_n" ? 1 : 0);
+    if (needed > m_pool->rows.size())
+      throw InputError(fmt::format("{}: {} few-shot examples asked{}, the few-shot source has {}", t.source_file,
+                                   m_fewshot_count, needed > static_cast<size_t>(m_fewshot_count) ? " (one more is drawn: the source is the evaluated split)" : "",
+                                   m_pool->rows.size()));
+    m_examples.resize(m_pool->rows.size());
   }
   m_size = m_rows.rows.size();
   if (limit && *limit < m_size) m_size = *limit;
+}
+
+const SampleBuilder::Example& SampleBuilder::example(size_t i) {
+  if (!m_examples[i]) {
+    const TaskConfig& t = *m_task;
+    const CompiledTask& c = m_compiled->templates;
+    auto e = std::make_unique<Example>();
+    nlohmann::json row = m_pool->rows[i];
+    if (m_pool_is_eval_split) e->row = row;
+    PreparedRow ex = prepare(t, c, std::move(row), m_pool->origin(i));
+    RowContext ctx(ex, nullptr, nullptr);
+    for (bool generation : {false, true}) {
+      std::string& out = generation ? e->generation_prompt : e->prompt;
+      (generation ? c.generation_prompt : c.prompt).render_to(out, ctx);
+      out += t.target_delimiter;
+      out += fewshot_answer(t, c, ex, generation);
+      out += t.fewshot_separator;
+    }
+    m_examples[i] = std::move(e);
+  }
+  return *m_examples[i];
+}
+
+void SampleBuilder::fewshot_prefix(size_t row, std::string& prompt, std::string& generation_prompt) {
+  if (m_fewshot_count == 0) return;  // lm-eval draws nothing (the generator does not advance)
+  const auto k = static_cast<size_t>(m_fewshot_count);
+  std::vector<size_t> picked;
+  if (m_task->fewshot_sampler == "first_n") {
+    // FirstNSampler: the pool's first k rows (without the evaluated row when it is in the pool).
+    for (size_t i = 0; i < m_pool->rows.size() && picked.size() < k; ++i) picked.push_back(i);
+  } else {
+    picked = m_random.sample(m_pool->rows.size(), m_pool_is_eval_split ? k + 1 : k);
+  }
+  if (m_pool_is_eval_split) {
+    const nlohmann::json evaluated = m_rows.rows[row];
+    std::vector<size_t> kept;
+    const size_t candidates = m_task->fewshot_sampler == "first_n" ? m_pool->rows.size() : picked.size();
+    for (size_t n = 0; n < candidates && kept.size() < k; ++n) {
+      size_t i = m_task->fewshot_sampler == "first_n" ? n : picked[n];
+      if (example(i).row != evaluated) kept.push_back(i);
+    }
+    if (kept.size() < k)
+      throw InputError(fmt::format("{}: fewer than {} few-shot examples remain once the evaluated row is left out "
+                                   "(it appears more than once in the few-shot source)", m_rows.origin(row), k));
+    picked = std::move(kept);
+  }
+  for (size_t i : picked) {
+    const Example& e = example(i);
+    prompt += e.prompt;
+    generation_prompt += e.generation_prompt;
+  }
 }
 
 SampleBuilder::~SampleBuilder() = default;
@@ -242,9 +302,8 @@ std::vector<Sample> SampleBuilder::build(size_t from, size_t to) {
         s.turns.push_back(field_text(turn));
       }
     } else {
-      s.prompt = m_prefix;
+      fewshot_prefix(i, s.prompt, s.generation_prompt);
       c.prompt.render_to(s.prompt, ctx);
-      s.generation_prompt = m_generation_prefix;
       c.generation_prompt.render_to(s.generation_prompt, ctx);
       if (s.generation_prompt == s.prompt) s.generation_prompt.clear();  // asked() returns prompt
     }
@@ -252,6 +311,7 @@ std::vector<Sample> SampleBuilder::build(size_t from, size_t to) {
     // What log-likelihood scores: the choices' text, or their labels (KMMLU, CLIcK score " A"…" D").
     for (const auto& choice : t.continuations == "labels" ? row.labels : s.choice_texts)
       s.choices.push_back(t.target_delimiter + choice);
+    s.target_delimiter = t.target_delimiter;
     s.choice_labels = std::move(row.labels);
     s.gold = row.gold;
     s.references = std::move(row.references);
@@ -262,9 +322,9 @@ std::vector<Sample> SampleBuilder::build(size_t from, size_t to) {
   return samples;
 }
 
-std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, const DatasetRows* fewshot_rows,
-                                  int num_fewshot, std::optional<size_t> limit) {
-  SampleBuilder builder(t, std::move(rows), fewshot_rows, num_fewshot, limit);
+std::vector<Sample> build_samples(const TaskConfig& t, DatasetRows rows, std::optional<DatasetRows> fewshot_rows,
+                                  const FewshotOptions& fewshot, std::optional<size_t> limit) {
+  SampleBuilder builder(t, std::move(rows), std::move(fewshot_rows), fewshot, limit);
   return builder.build(0, builder.size());
 }
 

@@ -78,6 +78,7 @@ struct TaskConfig {
   DatasetSpec dataset;
   std::optional<DatasetSpec> fewshot;
   int num_fewshot = 0;             // default; `--num-fewshot` overrides
+  std::string fewshot_sampler = "default"; // default (lm-eval's seeded random draw per sample) | first_n
   std::string fewshot_separator = "\n\n";
   std::string id_field;            // empty: the row's index is its id
 
@@ -128,6 +129,7 @@ struct Sample {
   std::string prompt;        // log-likelihood / completions context (few-shot included)
   std::string generation_prompt; // text asked in generation mode; empty: the same as `prompt`
   std::vector<std::string> choices;       // continuations (target delimiter included)
+  std::string target_delimiter = " ";      // what each continuation starts with before its choice
   std::vector<std::string> choice_texts;  // the choices without the delimiter
   std::vector<std::string> choice_labels;
   int gold = -1;                           // index of the right choice

@@ -213,6 +213,7 @@ DatasetSpec read_dataset(const Entry& parent, const std::string& key) {
 
 const std::vector<std::string> k_task_keys = {
     "task", "suite", "version", "description", "follows", "licence", "dataset", "fewshot", "num_fewshot",
+    "fewshot_sampler",
     "fewshot_separator", "fewshot_target", "id_field", "output_type", "system_prompt", "prompt_strategy", "prompt",
     "generation_prompt", "target_delimiter", "choices", "choices_field", "choice_labels", "continuations", "option_format",
     "option_separator", "target", "derived", "turns_field", "max_turns", "generation", "scorer",
@@ -287,6 +288,10 @@ TaskConfig read_task(const Fields& f) {
   t.num_fewshot = f.integer("num_fewshot", 0);
   if (t.num_fewshot > 0 && !t.fewshot)
     throw InputError(fmt::format("{}: num_fewshot > 0 needs a 'fewshot' source", at(f.require("num_fewshot"))));
+  t.fewshot_sampler = f.string("fewshot_sampler", "default");
+  if (t.fewshot_sampler != "default" && t.fewshot_sampler != "first_n")
+    throw InputError(fmt::format("{}: unknown fewshot_sampler '{}'{}", at(f.require("fewshot_sampler")), t.fewshot_sampler,
+                                 suggestion(t.fewshot_sampler, {"default", "first_n"})));
   t.fewshot_separator = f.string("fewshot_separator", "\n\n");
   t.fewshot_target = f.string("fewshot_target");
   t.id_field = f.string("id_field");

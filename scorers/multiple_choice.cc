@@ -69,11 +69,14 @@ SampleScore score_choice(const Sample& sample, const ModelOutput& output) {
     }
     std::vector<double> normalised(output.logprobs.size());
     for (size_t i = 0; i < output.logprobs.size(); ++i) {
-      // Normalised by the length of what was scored (the continuation without its leading
-      // delimiter), as lm-evaluation-harness does: for label continuations acc_norm equals acc.
-      const std::string text = i < sample.choices.size()        ? text::trim(sample.choices[i])
-                               : i < sample.choice_texts.size() ? sample.choice_texts[i]
-                                                                : std::string();
+      // Normalised as lm-evaluation-harness does (task.py process_results: lls / len(choice)):
+      // by the code points of the choice, i.e. the continuation without the target delimiter it
+      // starts with, its own spaces counted; for label continuations acc_norm equals acc.
+      std::string_view text = i < sample.choices.size()        ? std::string_view(sample.choices[i])
+                              : i < sample.choice_texts.size() ? std::string_view(sample.choice_texts[i])
+                                                               : std::string_view();
+      if (i < sample.choices.size() && text.substr(0, sample.target_delimiter.size()) == sample.target_delimiter)
+        text.remove_prefix(sample.target_delimiter.size());
       const double chars = static_cast<double>(std::max<size_t>(1, text::char_count(text)));
       normalised[i] = output.logprobs[i] / chars;
     }

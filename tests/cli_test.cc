@@ -53,7 +53,7 @@ TEST(Cli, TasksListsEverySuite) {
     EXPECT_FALSE(t["licence"].get<std::string>().empty()) << t["name"];
     EXPECT_GT(t["samples"].get<int>(), 0);
   }
-  for (const char* n : {"kobest_copa", "kmmlu_accounting", "haerae_gk", "csatqa", "kice_2023", "korquad_v1", "kornli",
+  for (const char* n : {"kobest_copa", "kmmlu_accounting", "haerae_gk", "csatqa_188", "kice_2023", "korquad_v1", "kornli",
                         "klue_nli", "korsts", "klue_sts", "kobbq", "ko_commongen_v2", "logickor", "komt_bench"})
     EXPECT_TRUE(names.count(n)) << n;
 }
@@ -72,7 +72,7 @@ TEST(Cli, SamplesJsonHasTheSpecFields) {
 TEST(Cli, RandomRunsEveryTaskWithLimit) {
   ScratchDir dir;
   auto r = run_keval("run --backend random --limit 3 --no-progress --db " + dir / "k.db" +
-                     " --tasks kobest,kmmlu,click,haerae,csatqa,kice_2023,korquad_v1,kornli,klue_nli,korsts,klue_sts,kobbq,"
+                     " --tasks kobest,kmmlu,click,haerae_partial,csatqa_188,kice_2023,korquad_v1,kornli,klue_nli,korsts,klue_sts,kobbq,"
                      "ko_commongen_v2,logickor,komt_bench");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("run id: "), std::string::npos);

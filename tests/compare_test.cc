@@ -110,7 +110,7 @@ TEST(Compare, SameRunTwiceIsExactlyEqual) {
   const auto* group = row(c, "kobest", "acc");
   ASSERT_NE(group, nullptr);
   EXPECT_EQ((*group)["group"], true);
-  EXPECT_EQ((*group)["aggregation"], "macro");
+  EXPECT_EQ((*group)["aggregation"], "micro");  // kobest is weighted by size, as lm-eval's group
   EXPECT_EQ((*group)["n_paired"], 5 * 60);
   EXPECT_EQ((*group)["diff"], 0.0);
   EXPECT_EQ((*group)["test"], "permutation-stratified");

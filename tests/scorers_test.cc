@@ -163,6 +163,23 @@ TEST(MultipleChoice, LabelContinuationsNormaliseByTheLabel) {
   EXPECT_EQ(r.values.at("acc_norm"), 1.0);
 }
 
+TEST(MultipleChoice, AccNormDividesByTheChoiceAsLmEvalDoes) {
+  // lm-eval (task.py process_results): lls / len(choice), the choice without the target
+  // delimiter, its own spaces counted and Hangul counted as code points, not bytes.
+  auto scorer = make_scorer("multiple_choice", {});
+  Sample s = choice_sample();
+  s.target_delimiter = " ";
+  s.choice_texts = {"예  ", "아니오"};
+  s.choices = {"  예  ", " 아니오"};  // choice 0 has its own leading space: 4 code points after the delimiter
+  s.choice_labels = {"A", "B"};
+  s.gold = 0;
+  // -3.5 / 4 = -0.875 beats -3.0 / 3 = -1.0; trimming choice 0 to "예" (1) would give -3.5 and lose.
+  const auto r = scorer->score(s, loglik({-3.5, -3.0}));
+  EXPECT_EQ(r.predicted, 1);
+  EXPECT_EQ(r.meta.at("predicted_norm"), 0);
+  EXPECT_EQ(r.values.at("acc_norm"), 1.0);
+}
+
 TEST(MultipleChoice, LoglikTiesGoToTheFirstChoiceAndBadInputIsUnparsed) {
   auto scorer = make_scorer("multiple_choice", {});
   Sample s = choice_sample();

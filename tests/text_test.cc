@@ -138,3 +138,21 @@ TEST(Text, ClosestSuggestsTyposAndFragments) {
 
 } // namespace
 } // namespace keval::text
+
+namespace keval {
+namespace {
+
+// Python's str.rstrip(): what lm-eval's _encode_pair moves from a context to its continuation.
+TEST(Text, TrailingSpaceBytesAsPythonRstrip) {
+  EXPECT_EQ(text::trailing_space_bytes("질문: 답변: "), 1u);
+  EXPECT_EQ(text::trailing_space_bytes("정답："), 0u);            // U+FF1A, a full-width colon, is not a space
+  EXPECT_EQ(text::trailing_space_bytes("문장\n\n \t"), 4u);
+  EXPECT_EQ(text::trailing_space_bytes("문장\u3000\u00a0"), 5u);  // ideographic space (3 bytes), no-break space (2)
+  EXPECT_EQ(text::trailing_space_bytes("문장\u200b"), 0u);        // zero-width space: not str.isspace()
+  EXPECT_EQ(text::trailing_space_bytes(" 가 "), 1u);
+  EXPECT_EQ(text::trailing_space_bytes(""), 0u);
+  EXPECT_EQ(text::trailing_space_bytes("  "), 2u);
+}
+
+} // namespace
+} // namespace keval

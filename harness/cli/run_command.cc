@@ -49,6 +49,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string db = k_default_db;
     std::optional<size_t> limit;
     std::optional<int> num_fewshot;
+    std::int64_t fewshot_seed = k_default_fewshot_seed;
     int concurrency = 16;
     unsigned long long seed = 1234;
     std::string name;
@@ -89,6 +90,9 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_option("--limit", o->limit, "Evaluate the first N samples of each task");
   app.add_option("--num-fewshot", o->num_fewshot, "Few-shot examples (default: each task's)");
+  CLI::Option* fewshot_seed_option =
+      app.add_option("--fewshot-seed", o->fewshot_seed, "Seed of each task's few-shot draw (lm-evaluation-harness: 1234)")
+          ->capture_default_str();
   app.add_option("--concurrency", o->concurrency, "Requests in flight")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--seed", o->seed, "Seed of the random backend")->capture_default_str();
   app.add_option("--name", o->name, "Run name (unique in the database; default: generated)");
@@ -123,7 +127,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
                  "Indexed Job); `keval merge` joins the shards' databases");
   app.add_option("--shard-count", o->shard_count, "Shards in all, for --shard auto in a Kubernetes Indexed Job")
       ->check(CLI::Range(1, 1 << 20));
-  return [o, &global]() {
+  return [o, &global, fewshot_seed_option]() {
     bool progress = !o->no_progress && Progress::stderr_is_terminal();
     RunSummary summary;
     if (!o->resume.empty()) {
@@ -135,6 +139,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       if (!o->model.empty() || !o->model_id.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature || o->keep_think)
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
                          "--max-tokens, --temperature and --keep-think");
+      if (fewshot_seed_option->count() > 0)
+        throw InputError("--resume rebuilds the stored run's prompts with its own few-shot seed; drop --fewshot-seed");
       if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
       Store store(o->db, false);
       TaskRegistry registry(global.paths());
@@ -169,6 +175,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.use_cache = !o->no_cache;
       options.limit = o->limit;
       options.num_fewshot = o->num_fewshot;
+      options.fewshot_seed = o->fewshot_seed;
       options.mc_mode = o->mc_mode;
       options.name = o->name;
       options.show_progress = progress;

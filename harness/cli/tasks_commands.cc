@@ -85,12 +85,15 @@ Action add_samples_command(CLI::App& app, const GlobalOptions& global) {
     std::string task;
     std::optional<size_t> limit;
     std::optional<int> num_fewshot;
+    std::int64_t fewshot_seed = k_default_fewshot_seed;
     bool json = false;
   };
   auto o = std::make_shared<Options>();
   app.add_option("--task", o->task, "Task name")->required();
   app.add_option("--limit", o->limit, "Show the first N samples");
   app.add_option("--num-fewshot", o->num_fewshot, "Few-shot examples (default: the task's)");
+  app.add_option("--fewshot-seed", o->fewshot_seed, "Seed of the task's few-shot draw (lm-evaluation-harness: 1234)")
+      ->capture_default_str();
   app.add_flag("--json", o->json, "One JSON object a line");
   return [o, &global]() {
     TaskRegistry registry(global.paths());
@@ -98,7 +101,7 @@ Action add_samples_command(CLI::App& app, const GlobalOptions& global) {
     if (resolved.size() != 1 || resolved.front()->name != o->task)
       throw InputError(fmt::format("'{}' is a group; --task takes one task (`keval tasks` lists them)", o->task));
     const TaskConfig& task = *resolved.front();
-    auto samples = registry.samples(task, o->num_fewshot, o->limit);
+    auto samples = registry.samples(task, o->num_fewshot, o->limit, o->fewshot_seed);
     for (const auto& s : samples) {
       nlohmann::json j = sample_json(task, s);
       if (o->json) {

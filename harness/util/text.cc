@@ -162,6 +162,30 @@ std::string encode(const std::vector<char32_t>& cps) {
   return out;
 }
 
+bool is_python_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+size_t trailing_space_bytes(std::string_view s) {
+  // Code points are read forwards (UTF-8 is not decoded backwards here); the last run of
+  // spaces that reaches the end is what rstrip() removes.
+  size_t pos = 0, run_start = 0;
+  bool invalid = false, in_run = false;
+  while (pos < s.size()) {
+    const size_t start = pos;
+    const char32_t c = next_code_point(s, pos, invalid);
+    if (!invalid && is_python_space(c)) {
+      if (!in_run) run_start = start;
+      in_run = true;
+    } else {
+      in_run = false;
+    }
+    invalid = false;
+  }
+  return in_run ? s.size() - run_start : 0;
+}
+
 size_t char_count(std::string_view s) {
   size_t n = 0;
   size_t pos = 0;

@@ -21,6 +21,11 @@ std::string encode(const std::vector<char32_t>& cps);
 
 // Number of code points.
 size_t char_count(std::string_view s);
+// Python's str.isspace() for one code point (ASCII controls 9-13 and 28-31, spaces, U+0085,
+// U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000).
+bool is_python_space(char32_t c);
+// How many bytes at the end of `s` Python's `s.rstrip()` removes.
+size_t trailing_space_bytes(std::string_view s);
 
 // Lower-cases every code point (Unicode simple case mapping).
 std::string lower(std::string_view s);

@@ -6,6 +6,10 @@
 // of the prompt. Log-likelihood: the prompt is cut into tokens at spaces (a token is a run of
 // spaces and the word after them; offsets in bytes); a token holding the marker gets log-prob
 // -0.05, any other -1 to -4 by a hash of its text; the first token's log-prob is null.
+// --tokenizer spaces-apart cuts as GPT-2's pre-tokenizer does instead: of a run of n spaces
+// before a word, n - 1 spaces are one token and the last starts the word's token. Either way
+// a context's trailing space and the continuation's leading one share or split tokens, so
+// where a client puts the context/continuation boundary changes the continuation's log-prob.
 // Faults (shares of requests, decided by a hash of (seed, body, attempt number) so a retried
 // request can succeed; attempts past --fault-attempts never fault): --p500, --p429 (with
 // --retry-after SECONDS), --pdrop (connection closed mid-reply), --pmalformed (200 with broken
@@ -52,6 +56,7 @@ struct Options {
   unsigned long long seed = 1;
   std::string marker = "★";
   std::string model = "mock-model";
+  bool spaces_apart = false; // --tokenizer spaces-apart (default: words, spaces joined to the next word)
   int threads = 160;        // one per keep-alive connection: at least the client's concurrency
   std::vector<std::pair<std::string, std::string>> replies;  // (when, reply), first match wins
   std::string flavor = "plain";   // plain | vllm | llama.cpp
@@ -145,13 +150,16 @@ std::string pick_label(const std::string& prompt, const std::string& marker) {
   return labels[fnv1a(prompt) % labels.size()];
 }
 
-nlohmann::json echo_logprobs(const std::string& text, const std::string& marker) {
+nlohmann::json echo_logprobs(const std::string& text, const std::string& marker, bool spaces_apart) {
   nlohmann::json tokens = nlohmann::json::array(), values = nlohmann::json::array(), offsets = nlohmann::json::array();
   size_t i = 0;
   while (i < text.size()) {
     size_t start = i;
     while (i < text.size() && text[i] == ' ') ++i;
-    while (i < text.size() && text[i] != ' ') ++i;
+    // spaces-apart: a run of several spaces before a word leaves its last space to the word.
+    if (spaces_apart && i - start > 1 && i < text.size()) --i;
+    else
+      while (i < text.size() && text[i] != ' ') ++i;
     std::string token = text.substr(start, i - start);
     tokens.push_back(token);
     offsets.push_back(start);
@@ -200,6 +208,14 @@ int main(int argc, char** argv) {
     else if (a == "--seed") o.seed = std::stoull(next());
     else if (a == "--marker") o.marker = next();
     else if (a == "--model") o.model = next();
+    else if (a == "--tokenizer") {
+      std::string mode = next();
+      if (mode != "words" && mode != "spaces-apart") {
+        std::fprintf(stderr, "--tokenizer: words or spaces-apart\n");
+        return 2;
+      }
+      o.spaces_apart = mode == "spaces-apart";
+    }
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--replies") load_replies(o, next());
     else if (a == "--flavor") o.flavor = next();
@@ -371,7 +387,7 @@ int main(int argc, char** argv) {
         nlohmann::json c = {{"index", k}, {"finish_reason", "length"}};
         if (echo) {
           c["text"] = prompts[k];
-          c["logprobs"] = echo_logprobs(prompts[k], o.marker);
+          c["logprobs"] = echo_logprobs(prompts[k], o.marker, o.spaces_apart);
         } else {
           std::string text(" ");
           text += pick_label(prompts[k], o.marker);

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 mkdir -p results
-build/keval run --tasks kobest,haerae,csatqa,kice_2023,korquad_v1,korsts --backend random --seed 1234 \
+build/keval run --tasks kobest,haerae_partial,csatqa_188,kice_2023,korquad_v1,korsts --backend random --seed 1234 \
   --db results/keval.db
 echo
 build/keval runs --db results/keval.db

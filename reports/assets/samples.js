@@ -16,7 +16,7 @@ var D=null,chunks={},waiting={};
 var el=function(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined&&text!==null)e.textContent=String(text);return e;};
 var ra=document.getElementById('run-a'),rb=document.getElementById('run-b'),only=document.getElementById('only-differ');
 var q=document.getElementById('search'),info=document.getElementById('page-info');
-var page=0,per=25,shown=[],generation=0;
+var page=0,per=25,shown=[],generation=0,first_page=0;
 
 function say(text){status.textContent=text||'';}
 // Loads chunk k once; `done` runs when it has registered itself.
@@ -59,7 +59,7 @@ function filter(){
       if(needle&&text(i).indexOf(needle)<0)continue;
       shown.push(i);
     }
-    say('');page=0;render();
+    say('');page=first_page;first_page=0;render();
   };
   if(!needle){apply();return;}
   // A search reads every sample's text: every chunk, once.
@@ -129,7 +129,10 @@ function start(){
   document.getElementById('next').addEventListener('click',function(){page++;render();});
   [ra,rb,only].forEach(function(x){x.addEventListener('change',filter);});
   q.addEventListener('input',filter);
+  // #differ ticks the box; #page=N opens page N (1-based), which reads only the chunks it shows.
   if(location.hash==='#differ')only.checked=true;
+  var m=/^#page=(\d+)$/.exec(location.hash);
+  if(m)first_page=Math.max(0,parseInt(m[1],10)-1);
   filter();
 }
 window.kevalSamples={

@@ -1,3 +1,8 @@
+// keval report: the leaderboard's self-test. Embedded into keval at build time, written as
+// assets/selftest.js. Loaded with #selftest, the index clicks the header of the first score column
+// of the ranked table it is not sorted by (or the one named by #selftest=KEY) and writes what the
+// table then holds, and how wide tables fit the window, into <pre id="selftest-result">, so a
+// headless browser's --dump-dom shows that the page really sorts and scrolls.
 (function(){
 'use strict';
 var h=location.hash;if(h.indexOf('#selftest')!==0)return;
@@ -18,6 +23,12 @@ if(target){
     result.ranks.push(rc?r.cells[rc.cellIndex].textContent:null);
   });
 }
+// Wide tables: each sits in a box that scrolls sideways; the page itself is never wider than the window.
+result.page_width=document.documentElement.scrollWidth;result.window_width=window.innerWidth;result.scroll=[];
+Array.prototype.forEach.call(document.querySelectorAll('.scroll'),function(box){
+  var t=box.querySelector('table');
+  result.scroll.push({table:t?t.id:null,scroll_width:box.scrollWidth,client_width:box.clientWidth,overflow_x:getComputedStyle(box).overflowX});
+});
 var pre=document.createElement('pre');pre.id='selftest-result';pre.textContent=JSON.stringify(result);
 document.body.appendChild(pre);
 })();

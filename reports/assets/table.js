@@ -1,3 +1,5 @@
+// keval report: sortable tables and ranks, on every page. Embedded into keval at build time,
+// written as assets/table.js. Rows marked data-partial (runs on a subset) are never ranked.
 (function(){
 'use strict';
 function num(cell){if(!cell)return null;var v=cell.getAttribute('data-v');if(v===null||v==='')return null;var x=parseFloat(v);return isNaN(x)?null:x;}
@@ -6,7 +8,9 @@ function rank(table,col){
   var th=table.tHead.rows[0].cells[col],better=th.getAttribute('data-better');
   var rc=table.querySelector('thead th[data-key="rank"]');
   if(!better||!rc)return;
-  var ri=rc.cellIndex,rows=Array.prototype.slice.call(table.tBodies[0].rows);
+  var ri=rc.cellIndex,all=Array.prototype.slice.call(table.tBodies[0].rows);
+  var rows=all.filter(function(r){return !r.hasAttribute('data-partial');});
+  all.forEach(function(r){if(r.hasAttribute('data-partial'))r.cells[ri].textContent='\u2013';});
   rows.forEach(function(r){
     var c=r.cells[col],v=num(c),k=1;
     if(v===null){r.cells[ri].textContent='\u2013';return;}

@@ -143,6 +143,31 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// The hash each task was most often run with, counting full runs only where any full run has
+// the task (ties: the newest run's).
+void find_usual_hashes(Model& m) {
+  std::map<std::string, std::map<std::string, std::pair<int, int>>> counts;  // task -> hash -> (full, all)
+  std::map<std::string, std::vector<std::string>> order;                       // task -> hashes, newest run first
+  for (auto& v : m.runs) {
+    for (const auto& t : v.run.config.value("tasks", nlohmann::json::array())) {
+      const std::string name = t.value("name", ""), hash = t.value("hash", "");
+      if (hash.empty()) continue;
+      v.task_hashes[name] = hash;
+      auto& c = counts[name][hash];
+      if (c.second == 0) order[name].push_back(hash);
+      c.first += v.partial() ? 0 : 1;
+      c.second += 1;
+    }
+  }
+  for (const auto& [task, hashes] : order) {
+    const auto& c = counts[task];
+    std::string best = hashes.front();
+    for (const auto& h : hashes)
+      if (c.at(h) > c.at(best)) best = h;  // (full, all) compared in that order
+    m.usual_hash[task] = best;
+  }
+}
+
 } // namespace
 
 Model build_model(Store& store) {
@@ -200,6 +225,7 @@ Model build_model(Store& store) {
   for (auto& t : tasks) m.entries.push_back(std::move(t));
   for (size_t i = 0; i < m.entries.size(); ++i) m.entry_at[m.entries[i].name] = i;
   for (auto& v : m.runs) find_coverage(v);
+  find_usual_hashes(m);
   return m;
 }
 
@@ -397,6 +423,20 @@ size_t write_sample_files(StoreReader& reader, const std::string& task, const st
     write(fmt::format("{}.js", chunk), out);
   }
   return ids.size();
+}
+
+bool Model::comparable(const RunView& run, const std::string& entry) const {
+  auto at = entry_at.find(entry);
+  if (at == entry_at.end()) return true;
+  const Entry& e = entries[at->second];
+  if (e.is_group) {
+    for (const auto& member : e.members)
+      if (!comparable(run, member)) return false;
+    return true;
+  }
+  auto mine = run.task_hashes.find(entry);
+  auto usual = usual_hash.find(entry);
+  return mine == run.task_hashes.end() || usual == usual_hash.end() || mine->second == usual->second;
 }
 
 } // namespace keval::site

@@ -24,6 +24,7 @@ struct RunView {
   std::map<std::string, std::map<std::string, TaskResult>> results;  // entry -> metric -> result
   std::set<std::string> tasks;                                         // tasks it ran
   std::map<std::string, Coverage> coverage;                            // task -> coverage
+  std::map<std::string, std::string> task_hashes;                      // task -> content hash it ran
   // Why the run covers only a subset of its tasks ("--limit 20", "3 samples failed", …); empty
   // for a full run. A run with a reason is not ranked with full runs.
   std::vector<std::string> partial_reasons;
@@ -45,10 +46,16 @@ struct Model {
   std::vector<Entry> entries;              // groups first, then tasks
   std::map<std::string, size_t> entry_at;  // name -> index in entries
   std::set<std::string> grouped;           // names that are some group's member
+  // Per task, the content hash (task file and data) most runs evaluated, full runs first: a run
+  // of other content is not compared with them.
+  std::map<std::string, std::string> usual_hash;
 
   // True when `run`'s value of `entry` rests on a subset of its samples (or, for a group, of
   // its members' samples, or of its members).
   bool partial(const RunView& run, const std::string& entry) const;
+  // False when `run` evaluated `entry` (for a group: one of its members) with other content than
+  // the usual one: its value is not comparable with the others', and not ranked.
+  bool comparable(const RunView& run, const std::string& entry) const;
 };
 
 Model build_model(Store& store);

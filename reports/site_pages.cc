@@ -59,8 +59,9 @@ std::vector<int> significance_ranks(const std::vector<const TaskResult*>& cells,
 
 // A value with its 95% interval; `compact` shows the interval as ± half its width (the exact
 // bounds stay in the title and in data-lo / data-hi, which the ranks use).
-// `partial`: the value rests on a subset of the samples (marked, and said so in the title).
-std::string score_cell(const TaskResult* r, bool compact, bool partial) {
+// `partial`: the value rests on a subset of the samples; not `comparable`: the run evaluated
+// other task content than the usual (both marked, said so in the title; the latter never ranked).
+std::string score_cell(const TaskResult* r, bool compact, bool partial, bool comparable) {
   if (!r) return "<td class=\"na\">–</td>";
   std::string ci, attrs = fmt::format(" data-v=\"{:.6g}\"", *r->value);
   if (r->ci_low && r->ci_high) {
@@ -68,13 +69,20 @@ std::string score_cell(const TaskResult* r, bool compact, bool partial) {
     ci = compact ? fmt::format("<small>±{}</small>", fixed((*r->ci_high - *r->ci_low) / 2))
                  : fmt::format("<small>[{}, {}]</small>", fixed(*r->ci_low), fixed(*r->ci_high));
   }
-  const std::string title = fmt::format("{}{}n = {}{}{}{}{}", partial ? "evaluated on a subset of the samples; " : "",
+  const std::string title = fmt::format("{}{}{}n = {}{}{}{}{}",
+                                        comparable ? "" : "other task content (version or data) than the other runs: not comparable, not ranked; ",
+                                        partial ? "evaluated on a subset of the samples; " : "",
                                         r->ci_low && r->ci_high ? fmt::format("95% CI [{}, {}], ", fixed(*r->ci_low, 4), fixed(*r->ci_high, 4)) : "",
                                         r->n, r->n_failed ? fmt::format(", {} failed", r->n_failed) : "",
                                         r->n_unparsed ? fmt::format(", {} unparsed", r->n_unparsed) : "",
                                         r->n_judge_failed ? fmt::format(", {} without a judge verdict", r->n_judge_failed) : "",
                                         r->stderr_value ? fmt::format(", stderr {:.4f}", *r->stderr_value) : "");
-  return fmt::format("<td{}{} title=\"{}\">{}{}</td>", partial ? " class=\"partial-cell\"" : "", attrs, escape(title),
+  std::string classes = partial ? "partial-cell" : "";
+  if (!comparable) {
+    classes += classes.empty() ? "other-content" : " other-content";
+    attrs += " data-unranked=\"1\"";
+  }
+  return fmt::format("<td{}{} title=\"{}\">{}{}</td>", classes.empty() ? "" : " class=\"" + classes + "\"", attrs, escape(title),
                      fixed(*r->value), ci);
 }
 
@@ -133,7 +141,7 @@ std::string board_table(const Model& m, const std::string& id, const std::vector
   for (const RunView* r : runs) {
     const TaskResult* cell = columns.empty() ? nullptr : result_of(*r, columns[rank_column].entry->name, columns[rank_column].metric);
     shown_cells.push_back(cell);
-    rank_cells.push_back(r->partial() ? nullptr : cell);
+    rank_cells.push_back(r->partial() || (cell && !m.comparable(*r, columns[rank_column].entry->name)) ? nullptr : cell);
   }
   const bool higher = columns.empty() || higher_is_better(columns[rank_column].metric);
   const std::vector<int> ranks = significance_ranks(rank_cells, higher);
@@ -182,7 +190,7 @@ std::string board_table(const Model& m, const std::string& id, const std::vector
                        escape(r.run.model.empty() ? r.run.backend : r.run.model));
     for (const auto& col : columns) {
       const TaskResult* cell = result_of(r, col.entry->name, col.metric);
-      out += score_cell(cell, compact, cell && m.partial(r, col.entry->name));
+      out += score_cell(cell, compact, cell && m.partial(r, col.entry->name), !cell || m.comparable(r, col.entry->name));
     }
     out += "</tr>\n";
   }
@@ -327,7 +335,8 @@ std::string index_page(const Model& m) {
          "metric and 95% interval (small). Click a column header to sort by it. <b>Rank</b> (by <span "
          "id=\"board-rank-by\"></span>): 1 + the number of runs whose 95% interval lies entirely above this run's, so runs "
          "whose intervals overlap share a rank; this is conservative (<code>keval compare</code> runs the paired test). "
-         "Groups: <i>macro</i> is the mean of their members, <i>micro</i> weights members by samples.</p>\n";
+         "Groups: <i>macro</i> is the mean of their members, <i>micro</i> weights members by samples. A value marked ≠ "
+         "comes from other task content than the other runs': not comparable, not ranked.</p>\n";
   if (full.empty())
     out += "<p id=\"no-full-runs\">No run here was evaluated on every sample of its tasks: nothing is ranked. The runs are "
            "listed below, under <a href=\"#partial\">Runs on a subset</a>.</p>\n";
@@ -349,7 +358,8 @@ std::string index_page(const Model& m) {
   out += "<h2 id=\"all\">Every task and group</h2>\n<p class=\"note\">The headline metric of every task and group, ± half "
          "its 95% interval; hover a value for the interval, n, failures and the standard error. A task's name opens its "
          "sample browser, which also shows every other metric. Runs on a subset are listed last, marked, and not ranked; a "
-         "value marked * rests on a subset of the samples.</p>\n";
+         "value marked * rests on a subset of the samples. A value marked ≠ comes from other task content (the task file "
+         "or its data changed) than the other runs evaluated: it is not comparable with theirs, and not ranked.</p>\n";
   out += board_table(m, "all-board", runs, all, best_column(all, full.empty() ? runs : full), "", true, FirstColumn::rank);
   out += runs_section(m, "");
   out += "<p class=\"note\">Every figure comes from the database's stored scores: <code>keval results --run ID</code> prints "

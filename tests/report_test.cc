@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "html.h"
 #include "support/cli.h"
@@ -325,6 +326,47 @@ TEST_F(ReportFixture, KilledReportLeavesNoTruncatedFile) {
   // The next report clears what the killed ones left behind.
   ASSERT_EQ(run_keval("report --db " + db() + " --out " + out).exit_code, 0);
   check_site(out, false);
+}
+
+TEST(Report, OtherTaskContentIsMarkedAndNotRanked) {
+  // Three full runs of kobest_copa; the newest ran other content of the task (its stored hash
+  // says so, as after an edit of the task file or its data).
+  ScratchDir dir;
+  const std::string db = dir / "k.db";
+  for (int seed : {1, 2, 3})
+    ASSERT_EQ(run_keval("run --backend random --seed " + std::to_string(seed) + " --tasks kobest_copa --no-progress --name s" +
+                        std::to_string(seed) + " --db " + db)
+                  .exit_code,
+              0);
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(handle,
+                         "UPDATE runs SET config_json = json_set(config_json, '$.tasks[0].hash', 'ffff') WHERE name = 's3'",
+                         nullptr, nullptr, &error),
+            SQLITE_OK)
+      << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(handle);
+  std::string other;
+  for (const auto& r : nlohmann::json::parse(run_keval("runs --json --db " + db).out))
+    if (r["name"] == "s3") other = r["id"];
+  ASSERT_FALSE(other.empty());
+  ASSERT_EQ(run_keval("report --db " + db + " --out " + dir / "site").exit_code, 0);
+  const std::string index = slurp(dir / "site/index.html");
+  const size_t board = index.find("<table id=\"board\"");
+  ASSERT_NE(board, std::string::npos);
+  const std::string table = index.substr(board, index.find("</table>", board) - board);
+  // All three are full runs, in the ranked table; the one of other content is not ranked, and
+  // its value is marked as not comparable; the other two are ranked.
+  const size_t row = table.find("<tr data-run=\"" + other + "\">");
+  ASSERT_NE(row, std::string::npos);
+  const std::string mine = table.substr(row, table.find("</tr>", row) - row);
+  EXPECT_NE(mine.find("<td class=\"rank\" data-v=\"\">–</td>"), std::string::npos) << mine;
+  EXPECT_NE(mine.find("class=\"other-content\""), std::string::npos) << mine;
+  EXPECT_NE(mine.find("data-unranked=\"1\""), std::string::npos) << mine;
+  EXPECT_EQ(count(table, "other-content"), 1u);
+  EXPECT_EQ(count(table, "<td class=\"rank\" data-v=\"\">"), 1u);
 }
 
 TEST(Report, EmptyDatabaseAndBadArguments) {

@@ -1,5 +1,6 @@
 // keval report: sortable tables and ranks, on every page. Embedded into keval at build time,
-// written as assets/table.js. Rows marked data-partial (runs on a subset) are never ranked.
+// written as assets/table.js. Rows marked data-partial (runs on a subset) and cells marked
+// data-unranked (other task content) are never ranked.
 (function(){
 'use strict';
 function num(cell){if(!cell)return null;var v=cell.getAttribute('data-v');if(v===null||v==='')return null;var x=parseFloat(v);return isNaN(x)?null:x;}
@@ -11,12 +12,14 @@ function rank(table,col){
   var ri=rc.cellIndex,all=Array.prototype.slice.call(table.tBodies[0].rows);
   var rows=all.filter(function(r){return !r.hasAttribute('data-partial');});
   all.forEach(function(r){if(r.hasAttribute('data-partial'))r.cells[ri].textContent='\u2013';});
+  // A cell of other task content (data-unranked) is neither ranked nor counted against others.
+  var ranked=function(c){var v=num(c);return v===null||c.hasAttribute('data-unranked')?null:v;};
   rows.forEach(function(r){
-    var c=r.cells[col],v=num(c),k=1;
+    var c=r.cells[col],v=ranked(c),k=1;
     if(v===null){r.cells[ri].textContent='\u2013';return;}
     var lo=bound(c,'data-lo',v),hi=bound(c,'data-hi',v);
     rows.forEach(function(o){
-      if(o===r)return;var oc=o.cells[col],ov=num(oc);if(ov===null)return;
+      if(o===r)return;var oc=o.cells[col],ov=ranked(oc);if(ov===null)return;
       if(better==='high'?bound(oc,'data-lo',ov)>hi:bound(oc,'data-hi',ov)<lo)k++;
     });
     r.cells[ri].textContent=String(k);

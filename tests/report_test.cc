@@ -168,6 +168,8 @@ TEST_F(ReportFixture, WritesIndexTaskRunAndDataFiles) {
   for (const auto& path : pages) {
     const std::string page = slurp(path);
     SCOPED_TRACE(path.string());
+    // Every table sits in a box that scrolls sideways when it is wider than the window.
+    EXPECT_EQ(count(page, "<table"), count(page, "<div class=\"scroll\"><table"));
     EXPECT_EQ(page.find("http://"), page.find("http://www.w3.org/2000/svg"));  // the SVG namespace is a name, not a fetch
     EXPECT_EQ(page.find("https://"), std::string::npos);
     EXPECT_EQ(page.find("<iframe"), std::string::npos);

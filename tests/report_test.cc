@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "html.h"
+#include "store.h"
 #include "support/cli.h"
 
 namespace keval {
@@ -328,6 +329,42 @@ TEST_F(ReportFixture, KilledReportLeavesNoTruncatedFile) {
   // The next report clears what the killed ones left behind.
   ASSERT_EQ(run_keval("report --db " + db() + " --out " + out).exit_code, 0);
   check_site(out, false);
+}
+
+// The store's bulk reader gives the same rows as the parsing API, as raw text.
+TEST(Report, StoreReaderReadsWhatTheStoreHolds) {
+  ScratchDir dir;
+  const std::string db = dir / "k.db";
+  ASSERT_EQ(run_keval("run --backend random --tasks kobest_copa,korquad_v1 --limit 7 --no-progress --db " + db).exit_code, 0);
+  Store store(db, false);
+  const auto runs = store.list_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  StoreReader reader(db);
+  for (const std::string task : {"kobest_copa", "korquad_v1"}) {
+    SCOPED_TRACE(task);
+    const auto scores = store.load_scores(runs[0].id, task);
+    std::map<std::string, std::string> raw;
+    reader.for_each_raw_score(runs[0].id, task, [&](const RawScoreRow& row) {
+      EXPECT_EQ(nlohmann::json::parse(row.score_json).is_object(), true);
+      raw[std::string(row.sample_id)] = std::string(row.status) + "|" + std::string(row.extracted);
+    });
+    ASSERT_EQ(raw.size(), scores.size());
+    for (const auto& s : scores) EXPECT_EQ(raw[s.sample_id], s.status + "|" + s.extracted) << s.sample_id;
+    size_t responses = 0;
+    reader.for_each_raw_response(runs[0].id, task, true, [&](const RawResponseRow& row) {
+      ++responses;
+      EXPECT_EQ(row.status, "ok");
+      EXPECT_EQ(nlohmann::json::parse(row.request_json), *store.load_request(runs[0].id, task, std::string(row.sample_id), row.turn));
+      // Log-prob requests (kobest_copa) come with log-probabilities, generations with text.
+      EXPECT_EQ(row.logprobs_json.has_value(), task == "kobest_copa");
+    });
+    EXPECT_EQ(responses, store.load_responses(runs[0].id, task).size());
+    reader.for_each_raw_response(runs[0].id, task, false, [&](const RawResponseRow& row) { EXPECT_TRUE(row.request_json.empty()); });
+  }
+  // Nothing for an unknown run.
+  size_t rows = 0;
+  reader.for_each_raw_score("nope", "kobest_copa", [&](const RawScoreRow&) { ++rows; });
+  EXPECT_EQ(rows, 0u);
 }
 
 TEST(Report, OtherTaskContentIsMarkedAndNotRanked) {

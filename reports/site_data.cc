@@ -170,6 +170,8 @@ void find_usual_hashes(Model& m) {
 
 } // namespace
 
+// Runs newest first with their results; the entries every run's configuration names (groups,
+// then tasks, in first appearance order); then coverage and the usual task content.
 Model build_model(Store& store) {
   Model m;
   for (auto& run : store.list_runs()) {
@@ -191,8 +193,8 @@ Model build_model(Store& store) {
         tasks.push_back(Entry{name, false, "", {}, {}});
       }
       for (const auto& metric : r.value("metrics", std::vector<std::string>{})) {
-        auto& ms = tasks[task_at[name]].metrics;
-        if (std::find(ms.begin(), ms.end(), metric) == ms.end()) ms.push_back(metric);
+        auto& known = tasks[task_at[name]].metrics;
+        if (std::find(known.begin(), known.end(), metric) == known.end()) known.push_back(metric);
       }
     }
     for (const auto& g : v.run.config.value("groups", nlohmann::json::array())) {
@@ -206,8 +208,8 @@ Model build_model(Store& store) {
       auto it = group_at.find(entry);
       if (it == group_at.end()) continue;
       for (const auto& [metric, r] : metrics) {
-        auto& ms = groups[it->second].metrics;
-        if (std::find(ms.begin(), ms.end(), metric) == ms.end()) ms.push_back(metric);
+        auto& known = groups[it->second].metrics;
+        if (std::find(known.begin(), known.end(), metric) == known.end()) known.push_back(metric);
       }
     }
   }
@@ -228,7 +230,6 @@ Model build_model(Store& store) {
   find_usual_hashes(m);
   return m;
 }
-
 
 bool Model::partial(const RunView& run, const std::string& entry) const {
   auto at = entry_at.find(entry);

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -837,6 +838,82 @@ std::map<std::string, std::map<std::string, long long>> Store::count_scores(cons
   q.text(run_id);
   while (q.step()) out[q.text_at(0)][q.text_at(1)] = q.integer_at(2);
   return out;
+
+// ---- StoreReader ----
+
+namespace {
+
+std::string_view column_view(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string_view();
+}
+
+// Binds (run, task), calls `row` for each row, and resets the statement even when `row` throws.
+template <typename F>
+void each_row(sqlite3* db, const std::string& path, sqlite3_stmt* statement, const std::string& run_id,
+              const std::string& task, F&& row) {
+  sqlite3_reset(statement);
+  sqlite3_bind_text(statement, 1, run_id.data(), static_cast<int>(run_id.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(statement, 2, task.data(), static_cast<int>(task.size()), SQLITE_TRANSIENT);
+  struct Reset {
+    sqlite3_stmt* s;
+    ~Reset() { sqlite3_reset(s); }
+  } reset{statement};
+  int rc;
+  while ((rc = sqlite3_step(statement)) == SQLITE_ROW) row(statement);
+  if (rc != SQLITE_DONE) throw_sqlite(db, path, sqlite3_sql(statement));
+}
+
+} // namespace
+
+StoreReader::StoreReader(const std::string& path) : m_path(path) {
+  // NOMUTEX: the connection belongs to one thread.
+  m_db = open_connection(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  auto prepare = [&](const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+      const std::string message = sqlite3_errmsg(m_db);
+      sqlite3_finalize(m_scores);
+      sqlite3_finalize(m_responses);
+      sqlite3_close(m_db);
+      throw InputError(fmt::format("{}: not a keval database this version can read ({})", path, message));
+    }
+    return s;
+  };
+  m_scores = prepare("SELECT sample_id, status, extracted, score_json FROM scores WHERE run_id = ?1 AND task = ?2 "
+                     "ORDER BY rowid");
+  m_responses = prepare("SELECT sample_id, turn, status, text, logprobs_json, failure_kind, failure_message "
+                        "FROM responses WHERE run_id = ?1 AND task = ?2");
+  m_responses_with_requests = prepare("SELECT sample_id, turn, status, text, logprobs_json, failure_kind, failure_message, "
+                                      "request_json FROM responses WHERE run_id = ?1 AND task = ?2");
+}
+
+StoreReader::~StoreReader() {
+  for (auto* s : {m_scores, m_responses, m_responses_with_requests}) sqlite3_finalize(s);
+  sqlite3_close(m_db);
+}
+
+void StoreReader::for_each_raw_score(const std::string& run_id, const std::string& task,
+                                     const std::function<void(const RawScoreRow&)>& on_row) {
+  each_row(m_db, m_path, m_scores, run_id, task, [&](sqlite3_stmt* s) {
+    on_row(RawScoreRow{column_view(s, 0), column_view(s, 1), column_view(s, 2), column_view(s, 3)});
+  });
+}
+
+void StoreReader::for_each_raw_response(const std::string& run_id, const std::string& task, bool with_requests,
+                                        const std::function<void(const RawResponseRow&)>& on_row) {
+  each_row(m_db, m_path, with_requests ? m_responses_with_requests : m_responses, run_id, task, [&](sqlite3_stmt* s) {
+    RawResponseRow row;
+    row.sample_id = column_view(s, 0);
+    row.turn = static_cast<int>(std::max<sqlite3_int64>(0, sqlite3_column_int64(s, 1)));
+    row.status = column_view(s, 2);
+    row.text = column_view(s, 3);
+    if (sqlite3_column_type(s, 4) != SQLITE_NULL) row.logprobs_json = column_view(s, 4);
+    row.failure_kind = column_view(s, 5);
+    row.failure_message = column_view(s, 6);
+    if (with_requests) row.request_json = column_view(s, 7);
+    on_row(row);
+  });
 }
 
 } // namespace keval

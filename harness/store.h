@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -166,5 +167,50 @@ private:
 };
 
 std::string utc_now_iso8601();
+
+// ---- Bulk reads for reports ----
+
+// One stored row as its raw column text, for readers that pass most of it through unparsed
+// (the static site reads every answer of every run). The views live until the callback returns.
+struct RawScoreRow {
+  std::string_view sample_id;
+  std::string_view status;      // scored | unparsed | failed
+  std::string_view extracted;
+  std::string_view score_json;  // the scorer's record, as stored
+};
+struct RawResponseRow {
+  std::string_view sample_id;
+  int turn = 0;
+  std::string_view status;                       // ok | failed
+  std::string_view text;
+  std::optional<std::string_view> logprobs_json; // log-prob requests only
+  std::string_view failure_kind;
+  std::string_view failure_message;
+  std::string_view request_json;                 // what was sent, as stored
+};
+
+// A read-only connection of its own (one per thread: a StoreReader is never shared), for bulk
+// reads in stored order. Open it on a file a Store has already opened (and so checked).
+class StoreReader {
+public:
+  explicit StoreReader(const std::string& path);
+  ~StoreReader();
+  StoreReader(const StoreReader&) = delete;
+  StoreReader& operator=(const StoreReader&) = delete;
+
+  // A run's scores of one task, in the order they were stored (the dataset's order).
+  void for_each_raw_score(const std::string& run_id, const std::string& task,
+                          const std::function<void(const RawScoreRow&)>& on_row);
+  // A run's responses of one task, with their requests (request_json empty unless `with_requests`).
+  void for_each_raw_response(const std::string& run_id, const std::string& task, bool with_requests,
+                             const std::function<void(const RawResponseRow&)>& on_row);
+
+private:
+  std::string m_path;
+  sqlite3* m_db = nullptr;
+  sqlite3_stmt* m_scores = nullptr;
+  sqlite3_stmt* m_responses = nullptr;
+  sqlite3_stmt* m_responses_with_requests = nullptr;
+};
 
 } // namespace keval

@@ -163,7 +163,10 @@ TEST(Report, EmptyDatabaseAndBadArguments) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("1 runs"), std::string::npos) << ok.out;
   EXPECT_EQ(run_keval("report --db " + dir / "missing.db" + " --out " + dir / "x").exit_code, 2);
-  EXPECT_EQ(run_keval("report --db " + dir / "k.db").exit_code, 2);  // --out is required
+  // Without --out the site goes beside the database.
+  EXPECT_EQ(run_keval("report --db " + dir / "k.db").exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "site" / "index.html"));
+  EXPECT_EQ(run_keval("report --db " + dir / "k.db" + " --outt " + dir / "x").exit_code, 2);
 }
 
 } // namespace

@@ -52,6 +52,11 @@ public:
     return m_tasks_with_logprobs.count(std::string(task)) > 0;
   }
 
+  std::optional<bool> has_answer(const std::string& task, const std::string& sample_id) const override {
+    return m_lines.count(task + "/" + sample_id) > 0;
+  }
+  std::string answers_file() const override { return m_path; }
+
   void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
     for (size_t i = 0; i < batch.size(); ++i) on_response(i, answer_one(batch[i]));
   }

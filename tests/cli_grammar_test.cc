@@ -60,12 +60,12 @@ TEST(CliGrammar, EveryMissingOptionInOneMessage) {
   ScratchDir dir;
   auto r = run_keval("run --backend openai-chat --tasks kobest_copa --db " + dir / "k.db");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("missing --base-url (the server's URL, e.g. http://127.0.0.1:8000/v1), --model"), std::string::npos)
+  EXPECT_NE(r.err.find("missing --base-url (the server's URL, e.g. http://127.0.0.1:8000/v1) and --model"), std::string::npos)
       << r.err;
   r = run_keval("run --db " + dir / "k.db");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("missing --tasks"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(", --backend"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" and --backend"), std::string::npos) << r.err;
   r = run_keval("run --tasks komt_bench --backend exec --judge-backend openai-chat --db " + dir / "k.db");
   EXPECT_EQ(r.exit_code, 2);
   for (const char* option : {"--cmd", "--judge-base-url", "--judge-model"})
@@ -154,6 +154,37 @@ TEST_F(RunNames, ResumeTakesLatest) {
   auto r = run_keval("run --resume latest --no-progress --db " + db());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("name b "), std::string::npos) << r.out;
+}
+
+TEST(CliGrammar, PairwiseNamesRunsAndTheTaskTheSameWays) {
+  ScratchDir dir;
+  const std::string db = dir / "k.db";
+  for (const std::string name : {"a", "b"}) {
+    std::string answers;
+    for (const char* id : {"81", "82"})
+      answers += nlohmann::json{{"task", "komt_bench"}, {"id", id}, {"responses", {"모델 " + name + "의 첫 답", "모델 " + name + "의 둘째 답"}}}.dump() + "\n";
+    write_file(dir.path() / (name + ".jsonl"), answers);
+    auto r = run_keval("run --tasks komt_bench --limit 2 --backend replay --responses " + shell_quote(dir / (name + ".jsonl")) +
+                       " --name " + name + " --no-progress --db " + shell_quote(db));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  write_file(dir.path() / "pairs.jsonl", R"({"task": "komt_bench", "id": "81", "judge": ["[[A]]", "[[B]]", "[[A]]", "[[A]]"]})" "\n"
+                                         R"({"task": "komt_bench", "id": "82", "judge": ["[[B]]", "[[A]]", "[[C]]", "[[C]]"]})" "\n");
+  const std::string judge = " --json --no-progress --judge-backend replay --judge-responses " + shell_quote(dir / "pairs.jsonl") +
+                            " --db " + shell_quote(db);
+  auto positional = run_keval("pairwise a b" + judge);
+  ASSERT_EQ(positional.exit_code, 0) << positional.err;
+  EXPECT_EQ(nlohmann::json::parse(positional.out)["a"]["name"], "a");
+  EXPECT_EQ(nlohmann::json::parse(positional.out)["overall"]["win"], 1);
+  auto options = run_keval("pairwise --candidate a --baseline b --tasks komt_bench" + judge);
+  ASSERT_EQ(options.exit_code, 0) << options.err;
+  EXPECT_EQ(positional.out, options.out);
+  auto latest = run_keval("pairwise a latest --task komt_bench" + judge);
+  EXPECT_EQ(positional.out, latest.out);
+  auto missing = run_keval("pairwise a --db " + shell_quote(db));
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("missing --baseline (RUN_B)"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("missing --baseline (RUN_B) and --judge-backend"), std::string::npos) << missing.err;
 }
 
 TEST(CliGrammar, LimitBelowOneAndEmptyRunsAreRefused) {

@@ -54,8 +54,8 @@ Action add_compare_command(CLI::App& app, const GlobalOptions&) {
       ->check(CLI::Range(1000, 100000));
   app.add_option("--seed", o->seed, "Seed of the resampling")->capture_default_str();
   return [o]() {
-    assign_runs(o->runs, {{"--baseline (BASE)", &o->base}, {"--candidate (CAND)", &o->cand}},
-                "give `keval compare BASE CAND` or `keval compare --baseline BASE --candidate CAND`");
+    const std::string usage = "give `keval compare BASE CAND` or `keval compare --baseline BASE --candidate CAND`";
+    fail_if_missing(assign_runs(o->runs, {{"--baseline (BASE)", &o->base}, {"--candidate (CAND)", &o->cand}}, usage), usage);
     Store store = open_database(o->db);
     RunRecord base = find_run_or_fail(store, o->base, "--baseline");
     RunRecord cand = find_run_or_fail(store, o->cand, "--candidate");
@@ -92,8 +92,8 @@ Action add_gate_command(CLI::App& app, const GlobalOptions&) {
   app.add_option("--junit", o->junit, "Write a JUnit XML report (one testcase per rule)");
   app.add_option("--markdown", o->markdown, "Write a Markdown summary (for a pull-request comment)");
   return [o]() {
-    assign_runs(o->runs, {{"--baseline (BASE)", &o->base}, {"--candidate (CAND)", &o->cand}},
-                "give `keval gate BASE CAND` or `keval gate --baseline BASE --candidate CAND`");
+    const std::string usage = "give `keval gate BASE CAND` or `keval gate --baseline BASE --candidate CAND`";
+    fail_if_missing(assign_runs(o->runs, {{"--baseline (BASE)", &o->base}, {"--candidate (CAND)", &o->cand}}, usage), usage);
     // The gate file is read first: a malformed file is an error whatever the database holds.
     std::optional<GateConfig> config;
     if (!o->config.empty()) config = load_gate_config(o->config);

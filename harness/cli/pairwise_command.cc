@@ -78,12 +78,12 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
   app.add_flag("--json", o->json, "Print JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
   return [o, &global]() {
-    assign_runs(o->runs, {{"--candidate (RUN_A)", &o->run_a}, {"--baseline (RUN_B)", &o->run_b}},
-                "give `keval pairwise RUN_A RUN_B` or `keval pairwise --candidate RUN_A --baseline RUN_B`");
-    std::vector<std::string> missing;
+    std::vector<std::string> missing =
+        assign_runs(o->runs, {{"--candidate (RUN_A)", &o->run_a}, {"--baseline (RUN_B)", &o->run_b}},
+                    "give `keval pairwise RUN_A RUN_B` or `keval pairwise --candidate RUN_A --baseline RUN_B`");
     if (o->judge.kind.empty()) missing.push_back("--judge-backend (replay, openai-chat, openai-completions, exec)");
     for (auto& m : missing_backend_options(o->judge, "--judge-")) missing.push_back(std::move(m));
-    if (!missing.empty()) throw InputError(fmt::format("missing {}", text::join(missing, ", ")));
+    fail_if_missing(missing, "");
     if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
     TaskRegistry registry(global.paths());
     // A group or suite is refused: the judge's pair protocol compares one task's answers.

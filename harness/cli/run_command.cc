@@ -160,7 +160,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       for (auto& m : missing_backend_options(options.backend, "--")) missing.push_back(std::move(m));
       if (options.judge)
         for (auto& m : missing_backend_options(*options.judge, "--judge-")) missing.push_back(std::move(m));
-      if (!missing.empty()) throw InputError(fmt::format("missing {}", text::join(missing, ", ")));
+      fail_if_missing(missing, "");
       TaskRegistry registry(global.paths());
       // Check everything that can be checked before the database is touched.
       registry.resolve(options.tasks);

@@ -7,8 +7,8 @@
 
 namespace keval::cli {
 
-void assign_runs(const std::vector<std::string>& positionals, const std::vector<RunSlot>& slots,
-                 const std::string& usage) {
+std::vector<std::string> assign_runs(const std::vector<std::string>& positionals, const std::vector<RunSlot>& slots,
+                                     const std::string& usage) {
   size_t next = 0;
   for (const auto& slot : slots)
     if (slot.value->empty() && next < positionals.size()) *slot.value = positionals[next++];
@@ -17,7 +17,17 @@ void assign_runs(const std::vector<std::string>& positionals, const std::vector<
   std::vector<std::string> missing;
   for (const auto& slot : slots)
     if (slot.required && slot.value->empty()) missing.push_back(slot.name);
-  if (!missing.empty()) throw InputError(fmt::format("missing {}: {}", text::join(missing, " and "), usage));
+  return missing;
+}
+
+void fail_if_missing(const std::vector<std::string>& missing, const std::string& usage) {
+  if (missing.empty()) return;
+  std::string names = missing.back();
+  if (missing.size() > 1) {
+    const std::vector<std::string> head(missing.begin(), missing.end() - 1);
+    names = text::join(head, ", ") + " and " + names;
+  }
+  throw InputError(usage.empty() ? fmt::format("missing {}", names) : fmt::format("missing {}: {}", names, usage));
 }
 
 RunRecord find_run_or_fail(Store& store, const std::string& spec, const std::string& role) {

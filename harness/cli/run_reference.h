@@ -16,10 +16,13 @@ struct RunSlot {
   bool required = true;
 };
 
-// Puts `positionals` into the slots no option filled, in order. Too many positionals, or
-// required slots left empty (all named in one message): InputError.
-void assign_runs(const std::vector<std::string>& positionals, const std::vector<RunSlot>& slots,
-                 const std::string& usage);
+// Puts `positionals` into the slots no option filled, in order, and returns the names of the
+// required slots left empty. Too many positionals: InputError.
+std::vector<std::string> assign_runs(const std::vector<std::string>& positionals, const std::vector<RunSlot>& slots,
+                                     const std::string& usage);
+
+// InputError "missing A, B and C: usage" naming everything missing at once; nothing when empty.
+void fail_if_missing(const std::vector<std::string>& missing, const std::string& usage);
 
 // The run `spec` names in `store`; InputError naming `role`, the database and the nearest names.
 RunRecord find_run_or_fail(Store& store, const std::string& spec, const std::string& role);

@@ -233,6 +233,20 @@ TEST(CliExit, EveryRequestFailedExitsOneAndSaysWhy) {
   EXPECT_NE(r.out.find("partial: 0 of 3"), std::string::npos) << r.out;
 }
 
+TEST(CliExit, ReplayLinesThatDoNotFitTheirRequestsExitOne) {
+  ScratchDir dir;
+  // Sample 2 has one log-probability for two choices: failed, and the file is to blame.
+  write_file(dir.path() / "r.jsonl", R"({"task": "kobest_copa", "id": "1", "logprobs": [-1.5, -2.5]})" "\n"
+                                     R"({"task": "kobest_copa", "id": "2", "logprobs": [-1.5]})" "\n");
+  auto r = run_keval("run --tasks kobest_copa --limit 2 --backend replay --responses " + dir / "r.jsonl" +
+                     " --no-progress --db " + dir / "k.db");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("1 samples failed (not scored): their lines in"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("r.jsonl:2: 1 logprobs for 2 choices"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("--resume"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("partial: 1 of 2 (50.0%)"), std::string::npos) << r.out;
+}
+
 // An exec model that cannot answer multiple-choice prompts: none of them (`all`), or only the
 // first request it gets (`first`).
 const char* k_exec_model = R"(import json, sys

@@ -65,11 +65,22 @@ RunOutcome assess_run(Store& store, const RunSummary& summary) {
   // Failures a second attempt can fix get the --resume hint; a file's do not.
   const std::string resume = fmt::format("`keval run --resume {} --db {}`", id, store.path());
   const long long failed = summary.n_failed - summary.missing_answers.total();
-  if (failed > 0)
-    out.notes.push_back(model_from_file
-                            ? fmt::format("{} samples failed (not scored): their lines in {} do not fit the requests; "
-                                          "fix the file and start a new run", failed, summary.missing_answers.file)
-                            : fmt::format("{} samples failed (not scored); {} retries them", failed, resume));
+  // A replay line that does not fit its request (no log-probabilities, too few) is the file's
+  // defect as much as a missing line is.
+  if (failed > 0 && model_from_file) {
+    std::string example;
+    for (const auto& r : summary.results) {
+      if (r.is_group || !example.empty()) continue;
+      const auto missing = summary.missing_answers.per_task.find(r.task);
+      if (r.n_failed > (missing == summary.missing_answers.per_task.end() ? 0 : missing->second))
+        example = first_failure(store, id, r.task);
+    }
+    reasons.push_back(fmt::format("{} samples failed (not scored): their lines in {} do not fit the requests{}; fix "
+                                  "the file and start a new run", failed, summary.missing_answers.file,
+                                  example.empty() ? "" : " (e.g. " + example + ")"));
+  }
+  else if (failed > 0)
+    out.notes.push_back(fmt::format("{} samples failed (not scored); {} retries them", failed, resume));
   const long long judge_failed = summary.n_judge_failed - summary.missing_verdicts.total();
   if (judge_failed > 0)
     out.notes.push_back(judge_from_file

@@ -1,6 +1,7 @@
 #pragma once
 // What a finished run's closing lines and exit code say. A run exits 1 when a task got no answer
-// at all (every request failed included) or when a replay file lacked samples; each hint names
+// at all (every request failed included) or when a replay file lacked samples or held lines that
+// do not fit their requests; each hint names
 // what can actually help (`--resume` retries a server's failures, not a file's gaps).
 #include <string>
 #include <vector>

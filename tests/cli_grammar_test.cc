@@ -303,3 +303,45 @@ TEST(CliSamples, TextShowsPromptMessagesAndOddWhitespace) {
 
 } // namespace
 } // namespace keval
+
+namespace keval {
+namespace {
+
+// Whitespace notes count characters (Hangul is one column) and say where the whitespace comes from.
+TEST(CliSamples, WhitespaceNotesNameLineColumnAndCause) {
+  ScratchDir dir;
+  write_file(dir.path() / "tasks/spaces.yaml", R"(task: spaces
+suite: test
+version: 1
+licence: test data
+dataset: {file: spaces/data.jsonl, format: jsonl, split: test}
+id_field: id
+output_type: multiple_choice
+prompt: "질문: {{q}}  \n답: "
+choices: ["{{a}}", "{{b}}"]
+choice_labels: [A, B]
+target: {field: gold, kind: index}
+scorer: multiple_choice
+metrics: [acc]
+)");
+  write_file(dir.path() / "datasets/spaces/data.jsonl", R"({"id": "1", "q": "가  나", "a": "예", "b": "아니오", "gold": 0})" "\n");
+  auto r = run_keval("--tasks-dir " + dir / "tasks" + " --datasets-dir " + dir / "datasets" + " samples --task spaces --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto sample = json_lines(r.out).at(0);
+  ASSERT_EQ(sample["prompt"], "질문: 가  나  \n답: ") << "the test needs the template's whitespace kept";
+  std::map<std::string, nlohmann::json> notes;
+  for (const auto& n : sample["whitespace"])
+    if (n["in"] == "prompt") notes[n["what"].get<std::string>()] = n;
+  ASSERT_EQ(notes.size(), 3u) << sample["whitespace"].dump();
+  EXPECT_EQ(notes["two spaces in a row"]["line"], 1);
+  EXPECT_EQ(notes["two spaces in a row"]["column"], 6);
+  EXPECT_EQ(notes["two spaces in a row"]["count"], 1) << "the blanks at the line's end are counted there";
+  EXPECT_EQ(notes["space at the end of a line"]["line"], 1);
+  EXPECT_EQ(notes["space at the end of a line"]["column"], 10);
+  EXPECT_EQ(notes["ends with whitespace"]["line"], 2);
+  EXPECT_EQ(notes["ends with whitespace"]["column"], 3);
+  EXPECT_EQ(notes["two spaces in a row"]["why"], "from the task's template or data");
+}
+
+} // namespace
+} // namespace keval

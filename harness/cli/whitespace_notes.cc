@@ -15,26 +15,29 @@ std::vector<WhitespaceNote> whitespace_notes(const std::string& text) {
     ++notes[it->second].count;
   };
   const std::vector<char32_t> chars = text::decode(text);  // columns count characters, not bytes
+  auto blank = [](char32_t c) { return c == U' ' || c == U'\t'; };
   int line = 1, column = 0;
-  for (size_t i = 0; i < chars.size(); ++i) {
-    const char32_t c = chars[i];
-    if (c == U'\n') {
+  for (size_t i = 0; i < chars.size();) {
+    if (chars[i] == U'\n') {
       ++line;
       column = 0;
+      ++i;
       continue;
     }
-    ++column;
-    const bool blank = c == U' ' || c == U'\t';
-    if (!blank) continue;
-    const char32_t next = i + 1 < chars.size() ? chars[i + 1] : U'\0';
-    const bool run_start = i == 0 || (chars[i - 1] != U' ' && chars[i - 1] != U'\t');
-    if (next == U'\n') {
-      note("space at the end of a line", line, column);  // once per line, at its last blank
-    } else if (next == U'\0') {
-      note("ends with whitespace", line, column);
-    } else if (c == U' ' && next == U' ' && run_start && column > 1) {  // indentation is not odd
-      note("two spaces in a row", line, column);
+    if (!blank(chars[i])) {
+      ++column;
+      ++i;
+      continue;
     }
+    // A run of blanks, classified by what ends it; indentation (column 1) is not odd.
+    size_t end = i;
+    while (end < chars.size() && blank(chars[end])) ++end;
+    const int first = column + 1, last = column + static_cast<int>(end - i);
+    if (end == chars.size()) note("ends with whitespace", line, last);
+    else if (chars[end] == U'\n') note("space at the end of a line", line, last);
+    else if (end - i >= 2 && first > 1) note("two spaces in a row", line, first);
+    column = last;
+    i = end;
   }
   if (!chars.empty() && chars.back() == U'\n') note("ends with whitespace", line, 0);
   return notes;

@@ -233,6 +233,18 @@ TEST(CliExit, EveryRequestFailedExitsOneAndSaysWhy) {
   EXPECT_NE(r.out.find("partial: 0 of 3"), std::string::npos) << r.out;
 }
 
+TEST(CliExit, AJudgeThatNeverAnswersExitsOne) {
+  ScratchDir dir;
+  auto r = run_keval("run --tasks komt_bench --limit 2 --backend replay --responses " +
+                     shell_quote(testing::source_dir() + "/examples/komt_answers.jsonl") +
+                     " --judge-backend openai-chat --judge-base-url http://127.0.0.1:9/v1 --judge-model j --max-retries 0"
+                     " --no-progress --db " + dir / "k.db");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no answer at all for komt_bench (2 samples without a judge verdict, e.g. judge: "),
+            std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("every request"), std::string::npos) << "the model's requests were answered: " << r.err;
+}
+
 TEST(CliExit, ReplayLinesThatDoNotFitTheirRequestsExitOne) {
   ScratchDir dir;
   // Sample 2 has one log-probability for two choices: failed, and the file is to blame.

@@ -45,17 +45,19 @@ RunOutcome assess_run(Store& store, const RunSummary& summary) {
   // Tasks without one scored sample: their headline is nothing at all.
   std::vector<std::string> unanswered;
   std::set<std::string> seen;
-  size_t tasks = 0;
+  size_t tasks = 0, never_answered = 0;
   for (const auto& r : summary.results) {
     if (r.is_group || !seen.insert(r.task).second) continue;
     ++tasks;
     if (r.n > 0 || r.n_failed + r.n_judge_failed == 0) continue;
-    unanswered.push_back(fmt::format("{} ({} samples, e.g. {})", r.task, r.n_failed + r.n_judge_failed,
-                                     first_failure(store, id, r.task)));
+    if (r.n_judge_failed == 0) ++never_answered;
+    // A task whose answers all came but none was judged is told apart from one never answered.
+    unanswered.push_back(fmt::format("{} ({} samples{}, e.g. {})", r.task, r.n_failed + r.n_judge_failed,
+                                     r.n_failed ? "" : " without a judge verdict", first_failure(store, id, r.task)));
   }
   std::vector<std::string> reasons;
   if (!unanswered.empty())
-    reasons.push_back(unanswered.size() == tasks && tasks > 0
+    reasons.push_back(never_answered == tasks
                           ? fmt::format("every request of run {} failed: {}", id, text::join(unanswered, "; "))
                           : fmt::format("run {}: no answer at all for {}", id, text::join(unanswered, "; ")));
   if (summary.missing_answers.total()) reasons.push_back(missing_hint(summary.missing_answers, "answer", "--responses file"));

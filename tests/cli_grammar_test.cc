@@ -51,6 +51,10 @@ TEST(CliGrammar, UnknownCommandsAndOptionsGetTheNearestName) {
   r = run_keval("gate --baseline a --candidat b");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("did you mean '--candidate'?"), std::string::npos) << r.err;
+  r = run_keval("--tasks-dri x tasks");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown option '--tasks-dri' before the command; did you mean '--tasks-dir'?"), std::string::npos)
+      << r.err;
   // A top-level option is known after the command too.
   r = run_keval("--tasks-dir " + shell_quote(testing::source_dir() + "/tasks") + " samples --task kobest_copa --limit 1");
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -84,6 +88,11 @@ TEST(CliGrammar, TaskAndTasksAreOneOptionAndSuitesSelectTheirTasks) {
   std::map<std::string, std::set<std::string>> suites;
   const auto tasks = nlohmann::json::parse(listing.out);
   for (const auto& t : tasks["tasks"]) suites[t["suite"].get<std::string>()].insert(t["name"].get<std::string>());
+  // `keval tasks` lists the suites with their tasks.
+  std::map<std::string, std::set<std::string>> listed;
+  for (const auto& su : tasks["suites"])
+    listed[su["name"].get<std::string>()] = su["tasks"].get<std::set<std::string>>();
+  EXPECT_EQ(listed, suites);
   for (const char* suite : {"csat", "klue", "kor_nlu", "korquad"}) {
     ASSERT_TRUE(suites.count(suite)) << suite;
     auto r = run_keval(std::string("samples --json --limit 1 --tasks ") + suite);

@@ -9,7 +9,7 @@ namespace {
 
 // Every long option name a command (and the top level, whose options fall through) accepts.
 std::vector<std::string> long_options(const CLI::App& app, const CLI::App* command) {
-  std::vector<std::string> names = {"--help"};
+  std::vector<std::string> names = {"--help", "--version"};
   for (const CLI::App* a : {&app, command}) {
     if (!a) continue;
     for (const CLI::Option* option : a->get_options())
@@ -47,6 +47,12 @@ CommandLineCheck check_command_line(CLI::App& app, const std::vector<std::string
     if (a == "--help" || a == "-h" || a == "--version") return out;  // CLI11 answers these
     if (!a.starts_with("-")) break;
     const std::string name = a.substr(0, a.find('='));
+    if (const auto known = long_options(app, nullptr); std::find(known.begin(), known.end(), name) == known.end()) {
+      out.kind = CommandLineCheck::Kind::usage_error;
+      out.message = fmt::format("keval: error: unknown option '{}' before the command{} (`keval help` lists them)\n",
+                                name, suggestion(name, known));
+      return out;
+    }
     if (a.find('=') == std::string::npos && takes_value(app, name)) ++at;
   }
   if (at >= args.size()) {

@@ -112,8 +112,18 @@ Action add_tasks_command(CLI::App& app, const GlobalOptions& global) {
       groups.push_back({{"name", g.name}, {"members", g.members}, {"tasks", members.size()}, {"samples", n},
                         {"aggregate", g.aggregate}});
     }
+    // Suites, as `--tasks` reads them: a suite's name selects its tasks (where no task or group
+    // has that name).
+    nlohmann::json suites = nlohmann::json::array();
+    std::map<std::string, size_t> suite_index;
+    for (const auto& t : registry.tasks()) {
+      auto [it, added] = suite_index.emplace(t.suite, suites.size());
+      if (added) suites.push_back({{"name", t.suite}, {"tasks", nlohmann::json::array()}, {"samples", 0}});
+      suites[it->second]["tasks"].push_back(t.name);
+      suites[it->second]["samples"] = suites[it->second]["samples"].get<size_t>() + counts[t.name];
+    }
     if (*json) {
-      fmt::print("{}\n", nlohmann::json{{"tasks", tasks}, {"groups", groups}}.dump(2));
+      fmt::print("{}\n", nlohmann::json{{"tasks", tasks}, {"groups", groups}, {"suites", suites}}.dump(2));
       return 0;
     }
     fmt::print("{:<44} {:<16} {:<16} {:<28} {:>7}  {}\n", "task", "suite", "output", "metrics", "samples", "licence");
@@ -125,7 +135,11 @@ Action add_tasks_command(CLI::App& app, const GlobalOptions& global) {
     for (const auto& g : groups)
       fmt::print("{:<44} {:<8} {:>7}  {}\n", g["name"].get<std::string>(), g["tasks"].get<size_t>(),
                  g["samples"].get<size_t>(), g["aggregate"].get<std::string>());
-    fmt::print("\n{} tasks, {} groups\n", tasks.size(), groups.size());
+    fmt::print("\n{:<44} {:<8} {:>7}\n", "suite", "tasks", "samples");
+    for (const auto& su : suites)
+      fmt::print("{:<44} {:<8} {:>7}\n", su["name"].get<std::string>(), su["tasks"].size(), su["samples"].get<size_t>());
+    fmt::print("\n{} tasks, {} groups, {} suites; --tasks takes any of these names\n", tasks.size(), groups.size(),
+               suites.size());
     return 0;
   };
 }

@@ -1,4 +1,4 @@
-// `replay`: answers from recorded responses (SPEC "Replay file"), one JSON object a line:
+// `replay`: answers from recorded responses (docs/formats.md, "Replay file"), one JSON object a line:
 //   {"task": "kobest_copa", "id": "…", "response": "정답은 2번입니다."}
 //   {"task": "logickor", "id": "…", "responses": ["turn 1 answer", "turn 2 answer"]}
 //   {"task": "kobest_copa", "id": "…", "logprobs": [-1.2, -0.4]}

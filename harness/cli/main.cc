@@ -1,5 +1,5 @@
 // keval: evaluates and benchmarks LLMs on Korean. main() wires the commands; errors are caught
-// once here and turned into exit codes (SPEC: 0 success, 1 check failed, 2 bad usage or input).
+// once here and turned into exit codes (docs/cli.md: 0 success, 1 check failed, 2 bad usage or input).
 #include <cstdio>
 #include <string_view>
 #include <vector>

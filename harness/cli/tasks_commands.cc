@@ -19,7 +19,7 @@ std::string whitespace_reason(const TaskConfig& task) {
   return "from the task's template or data";
 }
 
-// The whitespace notes of a sample's prompt and chat messages (SPEC fields `prompt`, `messages`).
+// The whitespace notes of a sample's prompt and chat messages (`prompt`, `messages`: docs/formats.md).
 nlohmann::json oddities_json(const TaskConfig& task, const std::string& prompt, const std::vector<Message>& messages) {
   nlohmann::json out = nlohmann::json::array();
   auto add = [&](const std::string& where, const std::string& text) {

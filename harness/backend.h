@@ -60,6 +60,16 @@ public:
     (void)want_loglikelihood;
     return nullptr;
   }
+  // Whether the backend holds an answer for a sample before anything is asked: a backend that
+  // answers from a file (replay) knows which samples the file lacks, so a run can say so at its
+  // start. nullopt: this backend cannot tell in advance.
+  virtual std::optional<bool> has_answer(const std::string& task, const std::string& sample_id) const {
+    (void)task;
+    (void)sample_id;
+    return std::nullopt;
+  }
+  // The file a backend answers from, for messages about what it lacks; empty: none.
+  virtual std::string answers_file() const { return {}; }
   // The exact request this backend would send for `r` (e.g. the HTTP body), which keys the
   // response cache together with kind and model. nullopt: responses are not cached (embedded
   // backends answer faster than the cache would).

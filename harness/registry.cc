@@ -110,6 +110,13 @@ std::vector<std::string> TaskRegistry::groups_of(const std::string& task) const 
   return t ? t->groups : std::vector<std::string>{};
 }
 
+std::vector<std::string> TaskRegistry::suite_tasks(const std::string& suite) const {
+  std::vector<std::string> out;
+  for (const auto& t : m_tasks)
+    if (t.suite == suite) out.push_back(t.name);
+  return out;
+}
+
 std::vector<const TaskConfig*> TaskRegistry::resolve(const std::vector<std::string>& names) const {
   std::vector<const TaskConfig*> out;
   std::set<std::string> seen;
@@ -121,12 +128,15 @@ std::vector<const TaskConfig*> TaskRegistry::resolve(const std::vector<std::stri
       for (const auto& t : m_tasks) members.push_back(t.name);
     } else if (find_task(name)) members = {name};
     else if (find_group(name)) members = group_tasks(name);
+    else if (auto suite = suite_tasks(name); !suite.empty()) members = suite;
     else {
       std::vector<std::string> all;
       for (const auto& t : m_tasks) all.push_back(t.name);
       for (const auto& g : m_groups) all.push_back(g.name);
+      for (const auto& t : m_tasks)
+        if (std::find(all.begin(), all.end(), t.suite) == all.end()) all.push_back(t.suite);
       auto near = text::closest(name, all);
-      throw InputError(fmt::format("unknown task or group '{}'{}; `keval tasks` lists them", name,
+      throw InputError(fmt::format("unknown task, group or suite '{}'{}; `keval tasks` lists them", name,
                                    near.empty() ? "" : fmt::format("; did you mean '{}'?", text::join(near, "', '"))));
     }
     for (const auto& m : members)

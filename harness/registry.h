@@ -31,11 +31,14 @@ public:
   const TaskConfig* find_task(const std::string& name) const;
   const GroupConfig* find_group(const std::string& name) const;
 
-  // Expands task and group names into tasks (in order, each once); `all` names every task. Unknown names:
-  // InputError "unknown task or group 'x'; did you mean …".
+  // Expands task, group and suite names into tasks (in order, each once); `all` names every task.
+  // A name is a task's, else a group's, else a suite's (the `suite` `keval tasks` shows). Unknown
+  // names: InputError "unknown task, group or suite 'x'; did you mean …".
   std::vector<const TaskConfig*> resolve(const std::vector<std::string>& names) const;
   // Every task in a group, recursively, in declaration order.
   std::vector<std::string> group_tasks(const std::string& group) const;
+  // Every task whose `suite` is `suite`, in declaration order (empty: no such suite).
+  std::vector<std::string> suite_tasks(const std::string& suite) const;
   // The groups a task belongs to directly.
   std::vector<std::string> groups_of(const std::string& task) const;
 

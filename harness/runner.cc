@@ -311,6 +311,39 @@ BackendOptions with_identity(BackendOptions options, const nlohmann::json& entry
   return options;
 }
 
+// The samples of the run's tasks (all, or only the judged ones) that `backend` has no answer
+// for, and a warning on stderr when there are any: a replay file covering 5 of 1,000 samples is
+// said at the start, not found out from a headline.
+MissingAnswers find_missing_answers(TaskRegistry& registry, const nlohmann::json& task_list, const RunOptions& options,
+                                    const Backend& backend, bool judged_only, const char* what) {
+  MissingAnswers out;
+  out.file = backend.answers_file();
+  if (out.file.empty()) return out;
+  std::vector<std::string> shown;
+  long long total = 0;
+  for (const auto& entry : task_list) {
+    if (judged_only && !entry.contains("judge")) continue;
+    const TaskConfig* task = registry.find_task(entry.at("name"));
+    SampleBuilder builder = registry.sample_builder(*task, options.num_fewshot, options.limit, true, options.fewshot_seed);
+    long long missing = 0, asked = 0;
+    const size_t chunk = std::max<size_t>(options.chunk_size, 1);
+    for (size_t from = 0; from < builder.size(); from += chunk)
+      for (const auto& s : builder.build(from, std::min(builder.size(), from + chunk))) {
+        if (options.shard && !in_shard(*options.shard, s.task, s.id)) continue;  // another shard's
+        ++asked;
+        if (backend.has_answer(s.task, s.id) == false) ++missing;
+      }
+    total += asked;
+    if (!missing) continue;
+    out.per_task[task->name] = missing;
+    shown.push_back(fmt::format("{} {} of {}", task->name, missing, asked));
+  }
+  if (!out.per_task.empty())
+    fmt::print(stderr, "warning: {} has no {} for {} of the run's {} samples ({}); they will count as failed, not scored\n",
+               out.file, what, out.total(), total, text::join(shown, ", "));
+  return out;
+}
+
 } // namespace
 
 // Execution settings (concurrency, batch sizes), the run's name and its shard are left out, so
@@ -342,6 +375,12 @@ nlohmann::json RunPlan::to_json() const {
   if (config.contains("judge")) out["judge"] = config.at("judge");
   if (config.contains("shard")) out["shard"] = {{"index", config["shard"]["index"]}, {"count", config["shard"]["count"]}};
   return out;
+}
+
+long long MissingAnswers::total() const {
+  long long n = 0;
+  for (const auto& [task, count] : per_task) n += count;
+  return n;
 }
 
 std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
@@ -544,6 +583,11 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
         planned.characters += characters_sent(counting, s);
       }
     }
+    // A task with nothing to evaluate (its dataset filter leaves no row) would store an empty
+    // "complete" run that then sits on the leaderboard.
+    if (n == 0)
+      throw InputError(fmt::format("{}: task '{}' has no sample to evaluate; nothing would be stored", t->source_file,
+                                   t->name));
     nlohmann::json entry = {{"name", t->name}, {"version", t->version}, {"hash", hash}, {"mode", mode},
                             {"metrics", t->metrics}, {"n_samples", n}, {"n_requests", n_requests}};
     if (t->judge) add_judge(entry, *t, options.judge.has_value());
@@ -684,6 +728,10 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         for (const auto& j : m_store.load_judgements(run.id, t.at("name")))
           if (j.status == "ok") --total;
     }
+  RunSummary summary;
+  summary.missing_answers = find_missing_answers(m_registry, task_list, options, *backend, false, "answer");
+  if (judge_backend)
+    summary.missing_verdicts = find_missing_answers(m_registry, task_list, options, *judge_backend, true, "judge verdict");
   Progress progress(total, options.show_progress);
   const std::optional<long long> max_failures = failure_limit(options.max_failures, run_requests);
   long long failed_now = 0;
@@ -700,7 +748,6 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   const BackendOptions cache_identity = with_identity(options.backend, run.config.at("backend"));
   CommitPacer pacer(m_store, options.commit_every);
   auto stored = [&]() { pacer.wrote(); };
-  RunSummary summary;
   std::unordered_map<std::string, Response> failures;
   // Sends `todo`'s requests for `turn`, a batch at a time, so a run of a million samples never
   // holds a million prompts twice; answers from the cache or the backend land in `answers`.

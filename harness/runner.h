@@ -3,6 +3,7 @@
 // Backend, stores each response as it arrives (batched transactions), then scores and
 // aggregates. Single-turn tasks go a chunk of samples at a time, so memory stays near one task's
 // dataset rows. A run killed at any point resumes from what the database holds.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,11 +55,21 @@ struct RunPlan {
   nlohmann::json to_json() const;
 };
 
+// Samples a backend that answers from a file (replay) holds no answer for, found before anything
+// is asked.
+struct MissingAnswers {
+  std::string file;
+  std::map<std::string, long long> per_task;  // task -> samples without an answer (only tasks that lack some)
+  long long total() const;
+};
+
 struct RunSummary {
   RunRecord run;
   std::vector<TaskResult> results;
   long long n_failed = 0;              // samples without a usable response
   long long n_judge_failed = 0;        // samples the judge gave no readable verdict for
+  MissingAnswers missing_answers;      // the model's replay file
+  MissingAnswers missing_verdicts;     // the judge's replay file
 };
 
 class Runner {

@@ -30,6 +30,13 @@ std::string pad(const std::string& s, size_t width) {
   return n >= width ? s : s + std::string(width - n, ' ');
 }
 
+// The samples of the run's task a result stands for: scored, failed and judge-failed together.
+long long run_samples(const TaskResult& r) { return r.n + r.n_failed + r.n_judge_failed; }
+
+// A headline over fewer than all of the task's samples in the run (some failed) is marked, so
+// that an accuracy over 5 of 1,000 samples is not read as the task's.
+bool is_partial(const TaskResult& r) { return r.n < run_samples(r); }
+
 } // namespace
 
 std::string format_results_table(const RunRecord& run, const std::vector<TaskResult>& results) {
@@ -44,16 +51,28 @@ std::string format_results_table(const RunRecord& run, const std::vector<TaskRes
   }
   width = std::min<size_t>(width, 48);
   metric_width = std::min<size_t>(metric_width, 48);
-  out += fmt::format("{} {} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}{}\n", pad("task", width), pad("metric", metric_width),
-                     "value", "stderr", "95% CI", "n", "failed", "unparsed", judged ? "  judge failed" : "");
+  bool partial = false;
+  for (const auto& r : results) partial = partial || is_partial(r);
+  if (run.config.contains("limit") && !run.config.at("limit").is_null())
+    out += fmt::format("subset: the first {} samples of each task (--limit); not comparable with full runs\n",
+                       run.config.at("limit").dump());
+  out += fmt::format("{} {} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}{}{}\n", pad("task", width), pad("metric", metric_width),
+                     "value", "stderr", "95% CI", "n", "failed", "unparsed", judged ? "  judge failed" : "",
+                     partial ? "  coverage" : "");
   for (const auto& r : results) {
     std::string name = r.is_group ? "* " + r.task : r.task;
     std::string ci = r.ci_low && r.ci_high ? fmt::format("[{:.4f}, {:.4f}]", *r.ci_low, *r.ci_high) : "-";
     std::string metric = r.is_group ? fmt::format("{} ({})", r.metric, r.aggregation) : r.metric;
-    out += fmt::format("{} {} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}{}\n", pad(name, width), pad(metric, metric_width),
+    std::string coverage;
+    if (is_partial(r))
+      coverage = fmt::format("  partial: {} of {} ({:.1f}%)", r.n, run_samples(r),
+                             100.0 * static_cast<double>(r.n) / static_cast<double>(run_samples(r)));
+    out += fmt::format("{} {} {:>8} {:>8}  {:<17} {:>6} {:>6} {:>8}{}{}\n", pad(name, width), pad(metric, metric_width),
                        number(r.value), number(r.stderr_value), ci, r.n, r.n_failed, r.n_unparsed,
-                       judged ? fmt::format(" {:>13}", r.n_judge_failed) : "");
+                       judged ? fmt::format(" {:>13}", r.n_judge_failed) : "", coverage);
   }
+  if (partial)
+    out += "partial: the value is over the scored samples only; failed ones (no usable answer) are left out\n";
   bool any_group = false;
   for (const auto& r : results) any_group = any_group || r.is_group;
   if (any_group) out += "* group: macro = mean of its members, micro = weighted by samples\n";
@@ -79,7 +98,9 @@ nlohmann::json results_json(const RunRecord& run, const std::vector<TaskResult>&
                         {"n", r.n},
                         {"n_failed", r.n_failed},
                         {"n_unparsed", r.n_unparsed},
-                        {"n_judge_failed", r.n_judge_failed}};
+                        {"n_judge_failed", r.n_judge_failed},
+                        {"n_samples", run_samples(r)},
+                        {"partial", is_partial(r)}};
     if (r.is_group) {
       j["group"] = true;
       j["aggregation"] = r.aggregation;

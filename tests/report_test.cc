@@ -420,6 +420,10 @@ TEST(Report, EmptyDatabaseAndBadArguments) {
   EXPECT_EQ(index.find("<table id=\"board\""), std::string::npos);
   EXPECT_NE(index.find("<table id=\"partial-board\""), std::string::npos);
   EXPECT_EQ(run_keval("report --db " + dir / "missing.db" + " --out " + dir / "x").exit_code, 2);
+  // Without --out the site goes beside the database.
+  EXPECT_EQ(run_keval("report --db " + dir / "k.db").exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "site" / "index.html"));
+  EXPECT_EQ(run_keval("report --db " + dir / "k.db" + " --outt " + dir / "x").exit_code, 2);
 }
 
 } // namespace

@@ -1,5 +1,5 @@
 // `exec`: a local program keval starts (`--cmd "PROGRAM ARGS"`, run by /bin/sh) and talks to in
-// JSON lines (SPEC "The exec protocol"). keval writes one request a line to its stdin:
+// JSON lines (docs/formats.md, "The exec protocol"). keval writes one request a line to its stdin:
 //   {"id": "r1", "type": "generate", "messages": [...], "max_tokens": 256, "stop": ["\n\n"], "temperature": 0}
 //   {"id": "r2", "type": "loglikelihood", "context": "…", "continuations": [" 예", " 아니오"]}
 // and reads one reply a line from its stdout, matched by id, in any order:

@@ -1,4 +1,4 @@
-// `replay`: answers from recorded responses (SPEC "Replay file"), one JSON object a line:
+// `replay`: answers from recorded responses (docs/formats.md, "Replay file"), one JSON object a line:
 //   {"task": "kobest_copa", "id": "…", "response": "정답은 2번입니다."}
 //   {"task": "logickor", "id": "…", "responses": ["turn 1 answer", "turn 2 answer"]}
 //   {"task": "kobest_copa", "id": "…", "logprobs": [-1.2, -0.4]}
@@ -51,6 +51,11 @@ public:
   bool supports_loglikelihood(std::string_view task) const override {
     return m_tasks_with_logprobs.count(std::string(task)) > 0;
   }
+
+  std::optional<bool> has_answer(const std::string& task, const std::string& sample_id) const override {
+    return m_lines.count(task + "/" + sample_id) > 0;
+  }
+  std::string answers_file() const override { return m_path; }
 
   void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
     for (size_t i = 0; i < batch.size(); ++i) on_response(i, answer_one(batch[i]));

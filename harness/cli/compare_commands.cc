@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "compare.h"
+#include "run_reference.h"
 #include "gate.h"
 #include "site.h"
 #include "store.h"
@@ -18,18 +19,6 @@ namespace {
 Store open_database(const std::string& db) {
   if (!std::filesystem::exists(db)) throw InputError(fmt::format("no keval database at {}", db));
   return Store(db, false);
-}
-
-RunRecord find_run_or_fail(Store& store, const std::string& run, const std::string& db, const char* role) {
-  auto record = store.find_run(run);
-  if (!record) {
-    std::vector<std::string> names;
-    for (const auto& r : store.list_runs()) names.push_back(r.name);
-    const auto near = text::closest(run, names);
-    throw InputError(fmt::format("{}: no run '{}' in {}{} (`keval runs --db {}` lists them)", role, run, db,
-                                 near.empty() ? std::string() : fmt::format("; did you mean '{}'?", near.front()), db));
-  }
-  return *record;
 }
 
 void write_text(const std::string& path, const std::string& content, const char* what) {
@@ -47,6 +36,7 @@ void write_text(const std::string& path, const std::string& content, const char*
 Action add_compare_command(CLI::App& app, const GlobalOptions&) {
   struct Options {
     std::string db = k_default_db;
+    std::vector<std::string> runs;
     std::string base;
     std::string cand;
     bool json = false;
@@ -54,8 +44,9 @@ Action add_compare_command(CLI::App& app, const GlobalOptions&) {
     unsigned long long seed = 20240601;
   };
   auto o = std::make_shared<Options>();
-  app.add_option("BASE", o->base, "Baseline run (id or name)")->required();
-  app.add_option("CAND", o->cand, "Candidate run (id or name)")->required();
+  app.add_option("RUNS", o->runs, "BASE CAND: the baseline and the candidate run (id, name or latest)");
+  app.add_option("--baseline", o->base, "Baseline run (instead of the first positional)");
+  app.add_option("--candidate", o->cand, "Candidate run (instead of the second positional)");
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_flag("--json", o->json, "Print JSON");
   app.add_option("--resamples", o->resamples, "Bootstrap resamples and permutations")
@@ -63,9 +54,11 @@ Action add_compare_command(CLI::App& app, const GlobalOptions&) {
       ->check(CLI::Range(1000, 100000));
   app.add_option("--seed", o->seed, "Seed of the resampling")->capture_default_str();
   return [o]() {
+    const std::string usage = "give `keval compare BASE CAND` or `keval compare --baseline BASE --candidate CAND`";
+    fail_if_missing(assign_runs(o->runs, {{"--baseline (BASE)", &o->base}, {"--candidate (CAND)", &o->cand}}, usage), usage);
     Store store = open_database(o->db);
-    RunRecord base = find_run_or_fail(store, o->base, o->db, "BASE");
-    RunRecord cand = find_run_or_fail(store, o->cand, o->db, "CAND");
+    RunRecord base = find_run_or_fail(store, o->base, "--baseline");
+    RunRecord cand = find_run_or_fail(store, o->cand, "--candidate");
     CompareOptions options;
     options.resamples = o->resamples;
     options.seed = o->seed;
@@ -81,6 +74,7 @@ Action add_compare_command(CLI::App& app, const GlobalOptions&) {
 Action add_gate_command(CLI::App& app, const GlobalOptions&) {
   struct Options {
     std::string db = k_default_db;
+    std::vector<std::string> runs;
     std::string base;
     std::string cand;
     std::string config;
@@ -89,20 +83,23 @@ Action add_gate_command(CLI::App& app, const GlobalOptions&) {
   };
   auto o = std::make_shared<Options>();
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
-  app.add_option("--baseline", o->base, "Baseline run (id or name)")->required();
-  app.add_option("--candidate", o->cand, "Candidate run (id or name)")->required();
+  app.add_option("RUNS", o->runs, "BASE CAND: the baseline and the candidate run (id, name or latest)");
+  app.add_option("--baseline", o->base, "Baseline run (instead of the first positional)");
+  app.add_option("--candidate", o->cand, "Candidate run (instead of the second positional)");
   app.add_option("--config", o->config,
                  "Gate file (YAML: alpha, rules of task, metric, max_drop, min_value); default: every top-level task "
                  "and group, max_drop 0, alpha 0.05 split across the rules");
   app.add_option("--junit", o->junit, "Write a JUnit XML report (one testcase per rule)");
   app.add_option("--markdown", o->markdown, "Write a Markdown summary (for a pull-request comment)");
   return [o]() {
+    const std::string usage = "give `keval gate BASE CAND` or `keval gate --baseline BASE --candidate CAND`";
+    fail_if_missing(assign_runs(o->runs, {{"--baseline (BASE)", &o->base}, {"--candidate (CAND)", &o->cand}}, usage), usage);
     // The gate file is read first: a malformed file is an error whatever the database holds.
     std::optional<GateConfig> config;
     if (!o->config.empty()) config = load_gate_config(o->config);
     Store store = open_database(o->db);
-    RunRecord base = find_run_or_fail(store, o->base, o->db, "--baseline");
-    RunRecord cand = find_run_or_fail(store, o->cand, o->db, "--candidate");
+    RunRecord base = find_run_or_fail(store, o->base, "--baseline");
+    RunRecord cand = find_run_or_fail(store, o->cand, "--candidate");
     Comparison c = compare_runs(store, base, cand);
     if (!config) config = default_gate_config(c);
     GateReport report = evaluate_gate(c, *config, store.load_task_results(cand.id));
@@ -120,9 +117,11 @@ Action add_report_command(CLI::App& app, const GlobalOptions&) {
   };
   auto o = std::make_shared<Options>();
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
-  app.add_option("--out", o->out, "Output directory (index.html, tasks/, runs/)")->required();
+  app.add_option("--out", o->out, "Output directory (index.html, tasks/, runs/); default: site/ beside the database");
   return [o]() {
     Store store = open_database(o->db);
+    // Beside the database, so that results/keval.db gives results/site as the demo does.
+    if (o->out.empty()) o->out = (std::filesystem::path(o->db).parent_path() / "site").string();
     SiteSummary summary = write_site(store, o->out);
     fmt::print("wrote {} ({} runs, {} task pages, {:.1f} MB)\n", (std::filesystem::path(o->out) / "index.html").string(),
                summary.runs, summary.task_pages, static_cast<double>(summary.bytes) / 1e6);

@@ -10,8 +10,11 @@
 #include "judging.h"
 #include "normalize.h"
 #include "progress.h"
+#include "run_reference.h"
+#include "backend_requirements.h"
 #include "store.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace keval::cli {
 namespace {
@@ -46,6 +49,7 @@ std::string tally_row(const std::string& label, const PairwiseTally& t) {
 Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
   struct Options {
     std::string db = k_default_db;
+    std::vector<std::string> runs;
     std::string run_a, run_b;
     std::string task = "komt_bench";
     BackendOptions judge;
@@ -54,11 +58,13 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
     bool no_progress = false;
   };
   auto o = std::make_shared<Options>();
-  app.add_option("RUN_A", o->run_a, "Run whose win rate is reported (id or name)")->required();
-  app.add_option("RUN_B", o->run_b, "The run it is compared with (id or name)")->required();
+  app.add_option("RUNS", o->runs,
+                 "RUN_A RUN_B: the run whose win rate is reported, then the run it is compared with (id, name or latest)");
+  app.add_option("--candidate", o->run_a, "RUN_A, the run whose win rate is reported (instead of the first positional)");
+  app.add_option("--baseline", o->run_b, "RUN_B, the run it is compared with (instead of the second positional)");
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
-  app.add_option("--task", o->task, "A dialogue task judged by the mt_bench protocol")->capture_default_str();
-  app.add_option("--judge-backend", o->judge.kind, "replay | openai-chat | openai-completions | exec")->required();
+  app.add_option("--task,--tasks", o->task, "A dialogue task judged by the mt_bench protocol")->capture_default_str();
+  app.add_option("--judge-backend", o->judge.kind, "replay | openai-chat | openai-completions | exec");
   app.add_option("--judge-model", o->judge.model, "Judge model name");
   app.add_option("--judge-base-url", o->judge.base_urls, "Judge server URL (repeatable)");
   app.add_option("--judge-responses", o->judge.responses_file, "replay judge: recorded verdicts (JSON lines)");
@@ -72,10 +78,20 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
   app.add_flag("--json", o->json, "Print JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
   return [o, &global]() {
+    std::vector<std::string> missing =
+        assign_runs(o->runs, {{"--candidate (RUN_A)", &o->run_a}, {"--baseline (RUN_B)", &o->run_b}},
+                    "give `keval pairwise RUN_A RUN_B` or `keval pairwise --candidate RUN_A --baseline RUN_B`");
+    if (o->judge.kind.empty()) missing.push_back("--judge-backend (replay, openai-chat, openai-completions, exec)");
+    for (auto& m : missing_backend_options(o->judge, "--judge-")) missing.push_back(std::move(m));
+    fail_if_missing(missing, "");
     if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
     TaskRegistry registry(global.paths());
-    const TaskConfig* task = registry.find_task(o->task);
-    if (!task) throw InputError(fmt::format("--task: no task '{}' (`keval tasks` lists them)", o->task));
+    // A group or suite is refused: the judge's pair protocol compares one task's answers.
+    const auto resolved = registry.resolve({o->task});
+    if (resolved.size() != 1)
+      throw InputError(fmt::format("--task: '{}' names {} tasks; pairwise compares one dialogue task", o->task, resolved.size()));
+    const TaskConfig* task = resolved.front();
+    o->task = task->name;
     if (!task->judge) throw InputError(fmt::format("--task: '{}' has no judge protocol", o->task));
     PairwiseProtocol protocol(*task->judge, registry.judge_data(*task));
     o->judge.judge = true;
@@ -85,10 +101,7 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
     RunRecord runs[2];
     const std::string* names[2] = {&o->run_a, &o->run_b};
     for (int i = 0; i < 2; ++i) {
-      auto found = store.find_run(*names[i]);
-      if (!found) throw InputError(fmt::format("{}: no run '{}' in {} (`keval runs` lists them)", i == 0 ? "RUN_A" : "RUN_B",
-                                               *names[i], o->db));
-      runs[i] = *found;
+      runs[i] = find_run_or_fail(store, *names[i], i == 0 ? "--candidate (RUN_A)" : "--baseline (RUN_B)");
       bool has_task = false;
       for (const auto& t : runs[i].config.value("tasks", nlohmann::json::array())) has_task = has_task || t.value("name", "") == o->task;
       if (!has_task) throw InputError(fmt::format("run {} ({}) did not evaluate {}", runs[i].name, runs[i].id, o->task));

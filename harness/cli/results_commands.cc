@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "results_table.h"
+#include "run_reference.h"
 #include "store.h"
 #include "util/error.h"
 
@@ -40,19 +41,19 @@ Action add_runs_command(CLI::App& app, const GlobalOptions&) {
 Action add_results_command(CLI::App& app, const GlobalOptions&) {
   auto db = std::make_shared<std::string>(k_default_db);
   auto run = std::make_shared<std::string>();
+  auto positional = std::make_shared<std::vector<std::string>>();
   auto json = std::make_shared<bool>(false);
+  app.add_option("RUN", *positional, "Run id, name or latest (default: the latest)");
   app.add_option("--db", *db, "SQLite database")->capture_default_str();
-  app.add_option("--run", *run, "Run id or name (default: the latest)");
+  app.add_option("--run", *run, "Run id, name or latest (instead of the positional)");
   app.add_flag("--json", *json, "Print JSON");
-  return [db, run, json]() {
+  return [db, run, positional, json]() {
+    assign_runs(*positional, {{"--run (RUN)", run.get(), false}}, "give `keval results RUN` or `keval results --run RUN`");
     Store store = open_existing(*db);
-    std::optional<RunRecord> record = run->empty() ? store.latest_run() : store.find_run(*run);
-    if (!record)
-      throw InputError(run->empty() ? fmt::format("{} holds no run yet", *db)
-                                    : fmt::format("no run '{}' in {} (`keval runs` lists them)", *run, *db));
-    auto results = store.load_task_results(record->id);
-    if (*json) fmt::print("{}\n", results_json(*record, results).dump(2));
-    else fmt::print("{}", format_results_table(*record, results));
+    const RunRecord record = find_run_or_fail(store, run->empty() ? "latest" : *run, "--run");
+    auto results = store.load_task_results(record.id);
+    if (*json) fmt::print("{}\n", results_json(record, results).dump(2));
+    else fmt::print("{}", format_results_table(record, results));
     return 0;
   };
 }

@@ -3,9 +3,12 @@
 
 #include <fmt/format.h>
 
+#include "backend_requirements.h"
 #include "commands.h"
 #include "progress.h"
 #include "results_table.h"
+#include "run_reference.h"
+#include "run_outcome.h"
 #include "runner.h"
 #include "shard.h"
 #include "util/error.h"
@@ -47,7 +50,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::vector<std::string> base_urls;
     std::string responses;
     std::string db = k_default_db;
-    std::optional<size_t> limit;
+    std::optional<long long> limit;
     std::optional<int> num_fewshot;
     std::int64_t fewshot_seed = k_default_fewshot_seed;
     int concurrency = 16;
@@ -80,7 +83,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::vector<std::string> judge_headers;
   };
   auto o = std::make_shared<Options>();
-  app.add_option("--tasks", o->tasks, "Comma-separated task and group names");
+  app.add_option("--tasks,--task", o->tasks, "Comma-separated task, group and suite names (`keval tasks` lists them)");
   app.add_option("--backend", o->backend, "random | replay | openai-chat | openai-completions | exec");
   app.add_option("--model", o->model, "Model name (recorded; sent to HTTP backends)");
   app.add_option("--base-url", o->base_urls, "Server URL (repeatable)");
@@ -88,7 +91,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
                  "Pin the model's identity (keys cached answers) when the server reports none that names the model");
   app.add_option("--responses", o->responses, "replay: recorded responses (JSON lines)");
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
-  app.add_option("--limit", o->limit, "Evaluate the first N samples of each task");
+  app.add_option("--limit", o->limit, "Evaluate the first N samples of each task (N >= 1)");
   app.add_option("--num-fewshot", o->num_fewshot, "Few-shot examples (default: each task's)");
   CLI::Option* fewshot_seed_option =
       app.add_option("--fewshot-seed", o->fewshot_seed, "Seed of each task's few-shot draw (lm-evaluation-harness: 1234)")
@@ -97,7 +100,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--seed", o->seed, "Seed of the random backend")->capture_default_str();
   app.add_option("--name", o->name, "Run name (unique in the database; default: generated)");
   app.add_option("--mc-mode", o->mc_mode, "Multiple choice by loglik, generate, or auto")->capture_default_str();
-  app.add_option("--resume", o->resume, "Continue the run with this id or name");
+  app.add_option("--resume", o->resume, "Continue the run with this id or name (or latest)");
   app.add_option("--cmd", o->command, "exec: the program to start, \"PROGRAM ARGS\" (JSON lines on stdin/stdout)");
   app.add_option("--header", o->headers, "HTTP header NAME:VALUE (repeatable; values are never stored)");
   app.add_option("--max-tokens", o->max_tokens, "Replaces every task's max_tokens (default: each task's own)")
@@ -128,32 +131,33 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--shard-count", o->shard_count, "Shards in all, for --shard auto in a Kubernetes Indexed Job")
       ->check(CLI::Range(1, 1 << 20));
   return [o, &global, fewshot_seed_option]() {
+    if (o->limit && *o->limit < 1)
+      throw InputError(fmt::format("--limit {}: give 1 or more samples per task (leave --limit out for every sample)", *o->limit));
     bool progress = !o->no_progress && Progress::stderr_is_terminal();
     RunSummary summary;
+    std::optional<Store> store;
     if (!o->resume.empty()) {
       if (o->dry_run || !o->shard.empty())
         throw InputError("--resume continues a stored run as it was planned; drop --dry-run and --shard");
       if (!o->tasks.empty() || !o->backend.empty())
         throw InputError("--resume continues a stored run with its own tasks and backend; drop --tasks and --backend");
       // What decides results comes from the stored run; only --header (never stored) is given again.
-      if (!o->model.empty() || !o->model_id.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature || o->keep_think)
+      if (!o->model.empty() || !o->model_id.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature ||
+          o->keep_think || o->limit || !o->responses.empty())
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
-                         "--max-tokens, --temperature and --keep-think");
+                         "--responses, --limit, --max-tokens, --temperature and --keep-think");
       if (fewshot_seed_option->count() > 0)
         throw InputError("--resume rebuilds the stored run's prompts with its own few-shot seed; drop --fewshot-seed");
-      if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
-      Store store(o->db, false);
-      TaskRegistry registry(global.paths());
       if (!o->judge_backend.empty() || !o->judge_model.empty() || !o->judge_base_urls.empty() ||
           !o->judge_responses.empty() || !o->judge_command.empty())
         throw InputError("--resume continues a stored run with its own judge; drop the --judge-* options "
                          "(only --judge-header is given again)");
-      summary = Runner(registry, store).resume(o->resume, progress, o->headers, !o->no_cache, o->judge_headers);
-    } else {
-      if (o->tasks.empty()) throw InputError("--tasks is required (task and group names; `keval tasks` lists them)");
-      if (o->backend.empty())
-        throw InputError("--backend is required (random, replay, openai-chat, openai-completions, exec)");
+      if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
+      store.emplace(o->db, false);
       TaskRegistry registry(global.paths());
+      const RunRecord run = find_run_or_fail(*store, o->resume, "--resume");
+      summary = Runner(registry, *store).resume(run.id, progress, o->headers, !o->no_cache, o->judge_headers);
+    } else {
       RunOptions options;
       options.tasks = text::split(o->tasks, ',');
       options.backend.kind = o->backend;
@@ -173,7 +177,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.max_failures = o->max_failures;
       options.keep_think = o->keep_think;
       options.use_cache = !o->no_cache;
-      options.limit = o->limit;
+      if (o->limit) options.limit = static_cast<size_t>(*o->limit);
       options.num_fewshot = o->num_fewshot;
       options.fewshot_seed = o->fewshot_seed;
       options.mc_mode = o->mc_mode;
@@ -199,6 +203,15 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       }
       if (!o->shard.empty()) options.shard = parse_shard(o->shard, o->shard_count);
       else if (o->shard_count) throw InputError("--shard-count goes with --shard auto");
+      // Every missing option in one message, not one per attempt.
+      std::vector<std::string> missing;
+      if (o->tasks.empty()) missing.push_back("--tasks (task, group and suite names; `keval tasks` lists them)");
+      if (o->backend.empty()) missing.push_back("--backend (random, replay, openai-chat, openai-completions, exec)");
+      for (auto& m : missing_backend_options(options.backend, "--")) missing.push_back(std::move(m));
+      if (options.judge)
+        for (auto& m : missing_backend_options(*options.judge, "--judge-")) missing.push_back(std::move(m));
+      fail_if_missing(missing, "");
+      TaskRegistry registry(global.paths());
       // Check everything that can be checked before the database is touched.
       registry.resolve(options.tasks);
       make_backend(options.backend);
@@ -212,22 +225,19 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       }
       auto parent = std::filesystem::path(o->db).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
-      Store store(o->db, true);
-      summary = Runner(registry, store).start(options);
+      store.emplace(o->db, true);
+      summary = Runner(registry, *store).start(options);
     }
+    const RunOutcome outcome = assess_run(*store, summary);
     if (o->json) {
       fmt::print("{}\n", results_json(summary.run, summary.results).dump(2));
+      for (const auto& line : outcome.notes) fmt::print(stderr, "{}\n", line);
     } else {
       fmt::print("{}", format_results_table(summary.run, summary.results));
-      if (summary.n_failed)
-        fmt::print("{} samples failed (not scored); `keval run --resume {} --db {}` retries them\n", summary.n_failed,
-                   summary.run.id, o->db);
-      if (summary.n_judge_failed)
-        fmt::print("{} samples have no readable judge verdict on some turn (left out, or 0 where the task's protocol "
-                   "counts it so: see n_judge_failed); `keval run --resume {} --db {}` "
-                   "asks the judge again\n", summary.n_judge_failed, summary.run.id, o->db);
+      for (const auto& line : outcome.notes) fmt::print("{}\n", line);
       fmt::print("run id: {}\n", summary.run.id);
     }
+    if (!outcome.failure.empty()) throw CheckFailed(outcome.failure);
     return 0;
   };
 }

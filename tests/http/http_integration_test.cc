@@ -181,7 +181,9 @@ TEST(Http, ClientErrorsAreNotRetried) {
   MockServer mock("--always-status 400");
   auto r = run_keval(global + " run --tasks mock_mc --mc-mode generate --backend openai-chat --model m --no-progress "
                               "--base-url " + mock.url() + " --db " + dir / "k.db");
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // every request failed: exit 1, saying why
+  EXPECT_NE(r.err.find("every request of run"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("HTTP 400"), std::string::npos) << r.err;
   EXPECT_EQ(mock.stats()["total"], 5);  // one attempt each
   auto s = scores(global, dir / "k.db");
   EXPECT_EQ(s["mock_mc/acc"]["n_failed"], 5);
@@ -265,7 +267,8 @@ TEST(Exec, ProgramAnswersAndItsCrashIsResumable) {
   // Garbage on stdout fails the samples as malformed, naming the program.
   auto garbage = run_keval(global + " run --tasks mock_mc --backend exec --no-progress --mc-mode generate --cmd " +
                            shell_quote("python3 " + script + " --garbage") + " --db " + dir / "g.db");
-  EXPECT_EQ(garbage.exit_code, 0) << garbage.err;
+  EXPECT_EQ(garbage.exit_code, 1) << garbage.err;  // every request failed: exit 1, saying why
+  EXPECT_NE(garbage.err.find("wrote a line that is not a reply"), std::string::npos) << garbage.err;
   EXPECT_NE(dump_database(dir / "g.db").find("wrote a line that is not a reply"), std::string::npos);
 }
 

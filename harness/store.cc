@@ -838,6 +838,7 @@ std::map<std::string, std::map<std::string, long long>> Store::count_scores(cons
   q.text(run_id);
   while (q.step()) out[q.text_at(0)][q.text_at(1)] = q.integer_at(2);
   return out;
+}
 
 // ---- StoreReader ----
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "secrets.h"
 #include "util/error.h"
 #include "util/sha256.h"
 #include "util/text.h"
@@ -36,6 +37,8 @@ std::unique_ptr<Backend> make_replay_backend(const BackendOptions& options);
 std::unique_ptr<Backend> make_openai_chat_backend(const BackendOptions& options);
 std::unique_ptr<Backend> make_openai_completions_backend(const BackendOptions& options);
 std::unique_ptr<Backend> make_exec_backend(const BackendOptions& options);
+// backend_dispatch.cc: in-batch deduplication and redaction around any backend.
+std::unique_ptr<Backend> with_dispatch(std::unique_ptr<Backend> backend);
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   static std::once_flag once;
@@ -59,7 +62,10 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
                                  near.empty() ? "" : fmt::format("; did you mean '{}'?", near.front()),
                                  text::join(kinds, ", ")));
   }
-  return it->second(options);
+  // Whatever keval was given to authenticate is hidden from every reply from now on.
+  secrets::remember_environment();
+  for (const auto& h : options.headers) secrets::remember_header(h);
+  return with_dispatch(it->second(options));
 }
 
 std::string response_cache_key(const BackendOptions& options, const std::string& payload) {

@@ -27,6 +27,7 @@ struct BackendOptions {
   std::optional<double> temperature;  // replaces every task's temperature when given
   double timeout = 300;               // seconds per request, whole request
   int max_retries = 5;                // attempts after the first
+  size_t max_response_bytes = k_default_max_response_bytes;  // an HTTP body or exec line at most
   double rps = 0;                     // requests started per second at most; 0: no limit
   // A judge's backend: replay answers from the file's `judge` arrays, and the API key may come
   // from KEVAL_JUDGE_API_KEY first.

@@ -244,6 +244,7 @@ BackendOptions backend_options(const nlohmann::json& b, const nlohmann::json& ex
   options.concurrency = execution.value("concurrency", 16);
   options.timeout = execution.value("timeout", 300.0);
   options.max_retries = execution.value("max_retries", 5);
+  options.max_response_bytes = execution.value("max_response_bytes", k_default_max_response_bytes);
   options.headers = headers;
   if (b.contains("header_names") && headers.empty() && !b.at("header_names").empty())
     throw InputError(fmt::format("the run was sent with {} {}; give the headers again with --resume (their values "
@@ -374,6 +375,7 @@ RunSummary Runner::start(const RunOptions& options) {
                          {"timeout", options.backend.timeout},
                          {"max_retries", options.backend.max_retries},
                          {"rps", options.backend.rps},
+                         {"max_response_bytes", options.backend.max_response_bytes},
                          {"max_failures", options.max_failures},
                          {"cache", options.use_cache}};
 

@@ -13,6 +13,12 @@
 // --replies FILE scripts generation answers (e.g. a judge's verdicts): JSON lines
 // {"when": "text", "reply": "answer"}; the first rule whose `when` occurs in any message (or the
 // prompt) gives the answer.
+// Hostile replies: --echo-headers sends the request's headers back, the n-th POST in the n-th of
+// these ways: 400 with the headers as text; 500 whose JSON body quotes them after 250 bytes of
+// padding; 200 {"error": …}; 200 with them as the answer; upper-cased as the answer; 200
+// {"error": …} with '/' escaped as "\/". --body-mode endless (a 200 body that never ends),
+// endless-error (the same with status 500), huge (a valid chat reply whose answer is
+// --huge-bytes long, sent with a Content-Length).
 // --port 0 picks a free port; the port is printed alone on stdout's first line.
 #include <atomic>
 #include <fstream>
@@ -48,7 +54,77 @@ struct Options {
   std::string model = "mock-model";
   int threads = 160;        // one per keep-alive connection: at least the client's concurrency
   std::vector<std::pair<std::string, std::string>> replies;  // (when, reply), first match wins
+  bool echo_headers = false;
+  std::string body_mode;    // "", endless, endless-error, huge
+  size_t huge_bytes = 32 * 1024 * 1024;
 };
+
+// The request's headers, one "Name: value" a line, as a server that echoes them would write them.
+std::string header_dump(const httplib::Request& req) {
+  std::string out;
+  for (const auto& [name, value] : req.headers) out += name + ": " + value + "\n";
+  return out;
+}
+
+std::string escape_slashes(std::string s) {
+  for (size_t at = 0; (at = s.find('/', at)) != std::string::npos; at += 2) s.replace(at, 1, "\\/");
+  return s;
+}
+
+// Answers the n-th request in the n-th hostile way of --echo-headers.
+void echo_headers(const httplib::Request& req, httplib::Response& res, long long n) {
+  const std::string headers = header_dump(req);
+  switch (n % 6) {
+  case 0:
+    res.status = 400;
+    res.set_content("bad request; you sent:\n" + headers, "text/plain");
+    return;
+  case 1:
+    res.status = 500;
+    res.set_content(nlohmann::json{{"error", {{"message", std::string(250, '.') + headers}}}}.dump(), "application/json");
+    return;
+  case 2:
+    res.set_content(nlohmann::json{{"error", {{"message", "unauthorised: " + headers}}}}.dump(), "application/json");
+    return;
+  case 3:
+  case 4: {
+    std::string answer = headers;
+    if (n % 6 == 4)
+      for (char& c : answer) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    nlohmann::json reply = {{"object", "chat.completion"},
+                            {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", answer}}}, {"finish_reason", "stop"}}}}};
+    res.set_content(reply.dump(), "application/json");
+    return;
+  }
+  default:
+    res.set_content(escape_slashes(nlohmann::json{{"error", {{"message", headers}}}}.dump()), "application/json");
+  }
+}
+
+// --body-mode: replies that never end, or are huge.
+void hostile_body(const Options& o, httplib::Response& res) {
+  if (o.body_mode == "huge") {
+    const std::string head = R"({"object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": ")";
+    const std::string tail = R"("}}]})";
+    const size_t total = head.size() + o.huge_bytes + tail.size();
+    res.set_content_provider(total, "application/json", [head, tail, total](size_t offset, size_t length, httplib::DataSink& sink) {
+      std::string chunk;
+      for (size_t i = offset; i < offset + std::min<size_t>(length, 65536); ++i)
+        chunk += i < head.size() ? head[i] : i >= total - tail.size() ? tail[i - (total - tail.size())] : 'a';
+      return sink.write(chunk.data(), chunk.size());
+    });
+    return;
+  }
+  if (o.body_mode == "endless-error") res.status = 500;
+  res.set_chunked_content_provider("application/json", [](size_t offset, httplib::DataSink& sink) {
+    static const std::string block(65536, 'a');
+    if (offset == 0) {
+      const std::string head = R"({"choices": [{"message": {"content": ")";
+      if (!sink.write(head.data(), head.size())) return false;
+    }
+    return sink.write(block.data(), block.size());
+  });
+}
 
 // The scripted reply for a request whose text holds a rule's `when`, if any.
 const std::string* scripted_reply(const Options& o, const nlohmann::json& body) {
@@ -193,6 +269,9 @@ int main(int argc, char** argv) {
     else if (a == "--model") o.model = next();
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--replies") load_replies(o, next());
+    else if (a == "--echo-headers") o.echo_headers = true;
+    else if (a == "--body-mode") o.body_mode = next();
+    else if (a == "--huge-bytes") o.huge_bytes = std::stoull(next());
     else {
       std::fprintf(stderr, "keval-mock-server: unknown option %s (see the comment atop mock_server.cc)\n", a.c_str());
       return 2;
@@ -240,10 +319,12 @@ int main(int argc, char** argv) {
   auto handle = [&](const httplib::Request& req, httplib::Response& res, bool chat) {
     uint64_t body_hash = fnv1a(req.body, fnv1a(std::to_string(o.seed)));
     int attempt = 0;
+    long long request_number = 0;
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     std::string prompt = body.is_discarded() ? std::string() : prompt_key(body);
     {
       std::lock_guard lock(stats.mutex);
+      request_number = stats.total;
       ++stats.total;
       ++stats.per_path[req.path];
       double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -265,6 +346,8 @@ int main(int argc, char** argv) {
       int jitter = o.jitter_ms > 0 ? static_cast<int>(unit(body_hash + static_cast<uint64_t>(attempt) * 7919) * o.jitter_ms) : 0;
       std::this_thread::sleep_for(std::chrono::milliseconds(o.latency_ms + jitter));
     }
+    if (o.echo_headers) return echo_headers(req, res, request_number);
+    if (!o.body_mode.empty()) return hostile_body(o, res);
     if (o.always_status) {
       res.status = o.always_status;
       res.set_content(R"({"error": {"message": "mock: this server answers every request with this status"}})", "application/json");

@@ -37,8 +37,6 @@ std::unique_ptr<Backend> make_replay_backend(const BackendOptions& options);
 std::unique_ptr<Backend> make_openai_chat_backend(const BackendOptions& options);
 std::unique_ptr<Backend> make_openai_completions_backend(const BackendOptions& options);
 std::unique_ptr<Backend> make_exec_backend(const BackendOptions& options);
-// backend_dispatch.cc: in-batch deduplication and redaction around any backend.
-std::unique_ptr<Backend> with_dispatch(std::unique_ptr<Backend> backend);
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   static std::once_flag once;

@@ -61,7 +61,12 @@ std::string response_cache_key(const BackendOptions& options, const std::string&
 // Registry: name -> factory. Unknown names get "did you mean …" (InputError).
 using BackendFactory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;
 void register_backend(const std::string& kind, BackendFactory factory);
+// Every backend it makes is wrapped by with_dispatch, and the secrets among `options` (header
+// values, API keys in the environment) are remembered for redaction (secrets.h).
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+// The wrapper around every backend (backend_dispatch.cc): identical requests of a batch (same
+// payload) are sent once and share the reply; every reply is redacted of remembered secrets.
+std::unique_ptr<Backend> with_dispatch(std::unique_ptr<Backend> backend);
 std::vector<std::string> backend_kinds();
 
 } // namespace keval

@@ -69,7 +69,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--temperature", o->temperature, "Replaces every task's temperature (default: each task's own)")
       ->check(CLI::Range(0.0, 10.0));
-  app.add_option("--timeout", o->timeout, "Seconds per HTTP request, whole request")->capture_default_str();
+  app.add_option("--timeout", o->timeout, "Seconds per HTTP request (whole request); exec: longest wait for a complete reply line")->capture_default_str();
   app.add_option("--max-retries", o->max_retries, "Retries of a failed request (connection errors, 408, 429, 5xx)")
       ->capture_default_str()->check(CLI::Range(0, 100));
   app.add_option("--rps", o->rps, "Requests started per second at most (0: no limit)")->capture_default_str();

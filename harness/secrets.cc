@@ -49,12 +49,14 @@ void remember(std::string_view value) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
   add_pattern(r.patterns, trimmed);
-  // As a JSON string would carry it ('"', '\' and control characters escaped), and with '/'
-  // escaped too, as some servers write it.
-  std::string escaped = nlohmann::json(trimmed).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  escaped = escaped.substr(1, escaped.size() - 2);
-  add_pattern(r.patterns, escaped);
-  add_pattern(r.patterns, replace_all(escaped, "/", "\\/"));
+  // As a JSON string would carry it ('"', '\' and control characters escaped; non-ASCII as
+  // \uXXXX too, as Python's json writes it), and with '/' escaped, as some servers write it.
+  for (bool ascii : {false, true}) {
+    std::string escaped = nlohmann::json(trimmed).dump(-1, ' ', ascii, nlohmann::json::error_handler_t::replace);
+    escaped = escaped.substr(1, escaped.size() - 2);
+    add_pattern(r.patterns, escaped);
+    add_pattern(r.patterns, replace_all(escaped, "/", "\\/"));
+  }
   std::sort(r.patterns.begin(), r.patterns.end(), [](const std::string& a, const std::string& b) {
     return a.size() > b.size();
   });

@@ -32,6 +32,13 @@ TEST_F(Secrets, JsonEscapedFormsGoToo) {
   EXPECT_EQ(secrets::redact("raw tok/with\"quote"), "raw [REDACTED]");
 }
 
+TEST_F(Secrets, NonAsciiValueAlsoAsUnicodeEscapes) {
+  secrets::remember("sk-비밀-4242");
+  EXPECT_EQ(secrets::redact("key sk-비밀-4242."), "key [REDACTED].");
+  EXPECT_EQ(secrets::redact(R"({"echo": "sk-\ube44\ubc00-4242"})"), R"({"echo": "[REDACTED]"})");
+  EXPECT_EQ(secrets::redact(R"({"echo": "SK-\UBE44\UBC00-4242"})"), R"({"echo": "[REDACTED]"})");
+}
+
 TEST_F(Secrets, HeaderValueAndItsCredential) {
   secrets::remember_header("Authorization: Bearer abcdef123456");
   EXPECT_EQ(secrets::redact("Bearer abcdef123456"), "[REDACTED]");

@@ -268,17 +268,30 @@ private:
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
-    // A group of its own, so stopping the program can kill everything it started.
+    install_signal_handlers();
+    // The ending signals wait until the program's group is in the table, so none is missed.
+    sigset_t ending, previous;
+    sigemptyset(&ending);
+    for (int s : k_ending_signals) sigaddset(&ending, s);
+    ::pthread_sigmask(SIG_BLOCK, &ending, &previous);
+    // A group of its own, so stopping the program can kill everything it started; keval's
+    // signal mask and its ignored SIGPIPE are not the program's.
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attributes, 0);
-    install_signal_handlers();
+    posix_spawnattr_setsigmask(&attributes, &previous);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
     const char* argv[] = {"/bin/sh", "-c", m_options.command.c_str(), nullptr};
     pid_t pid = 0;
     int rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, const_cast<char* const*>(argv), environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
+    if (rc == 0) track_group(pid);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     ::close(to_child[0]);
     ::close(from_child[1]);
     if (rc != 0) {
@@ -287,7 +300,6 @@ private:
       throw std::runtime_error(fmt::format("exec program '{}': cannot start: {}", m_options.command, std::strerror(rc)));
     }
     m_pid = pid;
-    track_group(pid);
     m_in = to_child[1];
     m_out = from_child[0];
     ::fcntl(m_in, F_SETFL, ::fcntl(m_in, F_GETFL) | O_NONBLOCK);

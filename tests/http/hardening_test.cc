@@ -335,6 +335,16 @@ TEST(ExecProcess, ChildrenGoAtTheEndOfTheRun) {
   ASSERT_GT(child, 0);
   EXPECT_TRUE(ends_within(child, 5)) << "the program's child outlived keval";
   if (!process_ended(child)) ::kill(child, SIGKILL);
+  // keval stopping on an error (here: past --max-failures, exit 1) takes them too.
+  const std::string broken = program(dir, "broken.sh", "sleep 300 & echo $! > " + shell_quote(dir / "child2.pid") +
+                                                           "\nexec python3 " + shell_quote(script) + " --garbage");
+  KevalProcess failing(dir, exec_run(global, broken, dir / "f.db", "--max-failures 0"));
+  auto stopped = failing.wait();
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.err;
+  const pid_t child2 = read_pid(dir / "child2.pid", 1);
+  ASSERT_GT(child2, 0);
+  EXPECT_TRUE(ends_within(child2, 5)) << "the program's child outlived keval's error";
+  if (!process_ended(child2)) ::kill(child2, SIGKILL);
 }
 
 TEST(ExecProcess, TimeoutIsToACompleteLineAndKillsTheGroup) {

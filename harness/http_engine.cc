@@ -116,6 +116,14 @@ struct HttpEngine::Impl {
       t->error_cut = true;
       return 0;
     }
+    if (t->received == bytes) {
+      // The first bytes: a declared length past the cap fails now; one under it is reserved,
+      // so the body never holds two copies while it grows.
+      curl_off_t declared = -1;
+      curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
+      if (declared > 0 && static_cast<unsigned long long>(declared) > t->max_body) t->received = t->max_body + 1;
+      else if (declared > 0) t->body.reserve(static_cast<size_t>(declared));
+    }
     if (t->received > t->max_body) {
       t->too_large = true;
       std::string().swap(t->body);  // free it now, not when the transfer ends

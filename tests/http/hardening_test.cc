@@ -162,7 +162,7 @@ std::string komt_answers() {
   return out;
 }
 
-TEST(Secrets, EchoingServerLeavesNoSecretAnywhere) {
+TEST(SecretsEndToEnd, EchoingServerLeavesNoSecretAnywhere) {
   ScratchDir dir;
   const std::string global = make_mock_task(dir, 24);
   MockServer mock("--echo-headers");
@@ -239,7 +239,7 @@ TEST(Secrets, EchoingServerLeavesNoSecretAnywhere) {
   expect_no_secret(slurp(dir / "gate.xml") + slurp(dir / "gate.md"), secrets, "the gate's JUnit and Markdown");
 }
 
-TEST(Secrets, MalformedHeaderIsNotQuotedBack) {
+TEST(SecretsEndToEnd, MalformedHeaderIsNotQuotedBack) {
   ScratchDir dir;
   const std::string global = make_mock_task(dir, 2);
   auto r = run_keval(global + " run --tasks mock_mc --backend openai-chat --model m --base-url http://127.0.0.1:9/v1 "

@@ -273,6 +273,9 @@ TEST(BodyCap, EndlessBodyFailsAtTheCapWithBoundedMemory) {
   // Failed, not scored as wrong.
   EXPECT_EQ(count_rows(dir / "a.db", "SELECT count(*) FROM scores WHERE status = 'failed'"), 8);
   EXPECT_EQ(count_rows(dir / "a.db", "SELECT n_failed FROM task_results"), 8);
+  auto report = run_keval(global + " report --db " + shell_quote(dir / "a.db") + " --out " + shell_quote(dir / "site"));
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_NE(slurp_tree(dir.path() / "site").find("too_large"), std::string::npos);  // the kind is shown
   // The default cap (16 MiB) bounds it too: two requests in flight stay far under a GiB.
   auto fallback = measured_run(dir, global, mock, "--concurrency 2 --max-retries 0 --timeout 60", "b.db");
   ASSERT_EQ(fallback.exit_code, 0) << fallback.err;

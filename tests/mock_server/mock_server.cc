@@ -107,10 +107,14 @@ void hostile_body(const Options& o, httplib::Response& res) {
     const std::string head = R"({"object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": ")";
     const std::string tail = R"("}}]})";
     const size_t total = head.size() + o.huge_bytes + tail.size();
+    // The whole reply as head + 'a' * huge_bytes + tail, served a 64 KiB window at a time.
     res.set_content_provider(total, "application/json", [head, tail, total](size_t offset, size_t length, httplib::DataSink& sink) {
+      const size_t end = offset + std::min<size_t>(length, 65536), fill_end = total - tail.size();
       std::string chunk;
-      for (size_t i = offset; i < offset + std::min<size_t>(length, 65536); ++i)
-        chunk += i < head.size() ? head[i] : i >= total - tail.size() ? tail[i - (total - tail.size())] : 'a';
+      if (offset < head.size()) chunk += head.substr(offset, end - offset);
+      const size_t fill_from = std::max(offset, head.size()), fill_to = std::min(end, fill_end);
+      if (fill_to > fill_from) chunk.append(fill_to - fill_from, 'a');
+      if (end > fill_end) chunk += tail.substr(std::max(offset, fill_end) - fill_end, end - std::max(offset, fill_end));
       return sink.write(chunk.data(), chunk.size());
     });
     return;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "secrets.h"
 #include "util/error.h"
 #include "util/sha256.h"
 #include "util/text.h"
@@ -59,7 +60,10 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
                                  near.empty() ? "" : fmt::format("; did you mean '{}'?", near.front()),
                                  text::join(kinds, ", ")));
   }
-  return it->second(options);
+  // Whatever keval was given to authenticate is hidden from every reply from now on.
+  secrets::remember_environment();
+  for (const auto& h : options.headers) secrets::remember_header(h);
+  return with_dispatch(it->second(options));
 }
 
 std::string response_cache_key(const BackendOptions& options, const std::string& payload) {

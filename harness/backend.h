@@ -29,6 +29,7 @@ struct BackendOptions {
   std::optional<double> temperature;  // replaces every task's temperature when given
   double timeout = 300;               // seconds per request, whole request
   int max_retries = 5;                // attempts after the first
+  size_t max_response_bytes = k_default_max_response_bytes;  // an HTTP body or exec line at most
   double rps = 0;                     // requests started per second at most; 0: no limit
   // A judge's backend: replay answers from the file's `judge` arrays, and the API key may come
   // from KEVAL_JUDGE_API_KEY first.
@@ -85,7 +86,12 @@ std::string response_cache_key(const BackendOptions& options, const std::string&
 // Registry: name -> factory. Unknown names get "did you mean …" (InputError).
 using BackendFactory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;
 void register_backend(const std::string& kind, BackendFactory factory);
+// Every backend it makes is wrapped by with_dispatch, and the secrets among `options` (header
+// values, API keys in the environment) are remembered for redaction (secrets.h).
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+// The wrapper around every backend (backend_dispatch.cc): identical requests of a batch (same
+// payload) are sent once and share the reply; every reply is redacted of remembered secrets.
+std::unique_ptr<Backend> with_dispatch(std::unique_ptr<Backend> backend);
 std::vector<std::string> backend_kinds();
 
 } // namespace keval

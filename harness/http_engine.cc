@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include "secrets.h"
 #include "util/text.h"
 
 namespace keval {
@@ -21,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double k_longest_retry_after = 300; // seconds: a server asking for longer is not waited for
 constexpr size_t k_excerpt = 300;              // bytes of a failing body quoted in the message
+constexpr size_t k_error_head = 4096;          // bytes of an error body kept (redacted, then quoted)
 
 std::string excerpt(const std::string& body) {
   std::string out = body.substr(0, k_excerpt);
@@ -67,6 +69,10 @@ struct HttpEngine::Impl {
     std::string retry_after;
     std::string retry_after_ms;
     char error[CURL_ERROR_SIZE] = {};
+    size_t max_body = 0;      // bytes of body accepted before the request fails as too_large
+    size_t received = 0;      // body bytes the server sent
+    bool too_large = false;   // stopped at max_body
+    bool error_cut = false;   // an error reply, stopped once its head was kept
   };
   struct Waiting {
     Clock::time_point ready;
@@ -96,9 +102,35 @@ struct HttpEngine::Impl {
     active.clear();
   }
 
+  // Returning less than given stops the transfer (CURLE_WRITE_ERROR); the flags say why.
   static size_t on_body(char* data, size_t size, size_t n, void* user) {
-    static_cast<Transfer*>(user)->body.append(data, size * n);
-    return size * n;
+    auto* t = static_cast<Transfer*>(user);
+    const size_t bytes = size * n;
+    t->received += bytes;
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 300 || (status > 0 && status < 200)) {
+      // An error reply is quoted, never parsed: its head is enough, however long it runs.
+      t->body.append(data, std::min(bytes, k_error_head - std::min(k_error_head, t->body.size())));
+      if (t->body.size() < k_error_head) return bytes;
+      t->error_cut = true;
+      return 0;
+    }
+    if (t->received == bytes) {
+      // The first bytes: a declared length past the cap fails now; one under it is reserved,
+      // so the body never holds two copies while it grows.
+      curl_off_t declared = -1;
+      curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
+      if (declared > 0 && static_cast<unsigned long long>(declared) > t->max_body) t->received = t->max_body + 1;
+      else if (declared > 0) t->body.reserve(static_cast<size_t>(declared));
+    }
+    if (t->received > t->max_body) {
+      t->too_large = true;
+      std::string().swap(t->body);  // free it now, not when the transfer ends
+      return 0;
+    }
+    t->body.append(data, bytes);
+    return bytes;
   }
 
   static size_t on_header(char* data, size_t size, size_t n, void* user) {
@@ -151,6 +183,7 @@ void HttpEngine::run(std::span<const HttpCall> calls, const ParseBody& parse,
     auto t = std::make_unique<Impl::Transfer>();
     t->index = index;
     t->attempt = attempt;
+    t->max_body = m_options.max_response_bytes;
     if (!im.idle.empty()) {
       t->easy = im.idle.back();
       im.idle.pop_back();
@@ -205,9 +238,21 @@ void HttpEngine::run(std::span<const HttpCall> calls, const ParseBody& parse,
   auto complete = [&](Impl::Transfer& t, CURLcode code) {
     const HttpCall& call = calls[t.index];
     const auto& base = m_options.base_urls[(t.index + static_cast<size_t>(t.attempt)) % m_options.base_urls.size()];
+    // Whatever the server sent may echo the request's headers: redacted before it is parsed or quoted.
+    t.body = secrets::redact(t.body);
+    if (code == CURLE_WRITE_ERROR && t.too_large) {
+      // Not retried: a server that sends this much once will likely do it again, and each
+      // attempt costs the whole cap in transfer.
+      ++finished;
+      on_done(t.index, Response::failed(FailureKind::too_large,
+                                        fmt::format("POST {}{}: the reply passed {} bytes (--max-response-bytes) and was abandoned",
+                                                    base, call.path, m_options.max_response_bytes)));
+      return;
+    }
+    if (code == CURLE_WRITE_ERROR && t.error_cut) code = CURLE_OK;  // the status and the head are all we need
     if (code != CURLE_OK) {
       FailureKind kind = code == CURLE_OPERATION_TIMEDOUT ? FailureKind::timeout : FailureKind::transport;
-      std::string detail = t.error[0] ? t.error : curl_easy_strerror(code);
+      std::string detail = secrets::redact(t.error[0] ? t.error : curl_easy_strerror(code));
       retry_or_fail(t, std::nullopt, Response::failed(kind, fmt::format("POST {}{}: {}", base, call.path, detail)));
       return;
     }
@@ -215,6 +260,7 @@ void HttpEngine::run(std::span<const HttpCall> calls, const ParseBody& parse,
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
       Response r = parse(t.index, t.body);
+      secrets::redact(r);  // a value the server escaped in JSON is plain text once parsed
       r.http_status = static_cast<int>(status);
       if (r.failure == FailureKind::malformed) {
         r.message = fmt::format("POST {}{}: {}", base, call.path, r.message);

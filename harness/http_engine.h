@@ -6,6 +6,9 @@
 // Retries: connection errors, timeouts, 408, 429, 5xx and bodies the caller cannot parse, with
 // exponential backoff and jitter, or the server's Retry-After / retry-after-ms when it sends one.
 // Other 4xx are the caller's mistake and fail at once, naming the status and the body.
+// Bounded memory: a reply body past `max_response_bytes` fails its request (kind too_large, not
+// retried), and of an error reply only the head is kept. Every body is redacted of the secrets
+// keval was given (secrets.h) before it is parsed or quoted.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +30,7 @@ struct HttpEngineOptions {
   double backoff_base = 0.5;           // seconds before the first retry (doubles each retry)
   double backoff_max = 30;             // seconds, longest wait between attempts
   long low_speed_time = 60;            // seconds under 1 byte/s before the request is abandoned
+  size_t max_response_bytes = k_default_max_response_bytes;  // a reply body's size at most
 };
 
 struct HttpCall {

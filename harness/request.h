@@ -31,8 +31,14 @@ struct Request {
   std::string payload;
 };
 
-enum class FailureKind { none, missing, transport, timeout, http_status, malformed, backend, aborted };
+// too_large: the reply passed --max-response-bytes (a body or an exec line that never ends).
+enum class FailureKind { none, missing, transport, timeout, http_status, malformed, backend, aborted, too_large };
 const char* to_string(FailureKind k);
+
+// The size of one reply (an HTTP body, an exec line) at most, unless --max-response-bytes says
+// otherwise. No real completion comes near it: a 16,384-token answer is well under 1 MiB, and an
+// echoed prompt with log-probs for every token a few MiB at most.
+constexpr size_t k_default_max_response_bytes = 16 * 1024 * 1024;
 
 // Result-style: a failed request is an expected outcome, not an exception.
 struct Response {

@@ -254,6 +254,7 @@ BackendOptions backend_options(const nlohmann::json& b, const nlohmann::json& ex
   options.concurrency = execution.value("concurrency", 16);
   options.timeout = execution.value("timeout", 300.0);
   options.max_retries = execution.value("max_retries", 5);
+  options.max_response_bytes = execution.value("max_response_bytes", k_default_max_response_bytes);
   options.headers = headers;
   if (b.contains("header_names") && headers.empty() && !b.at("header_names").empty())
     throw InputError(fmt::format("the run was sent with {} {}; give the headers again with --resume (their values "
@@ -514,6 +515,7 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
                          {"timeout", options.backend.timeout},
                          {"max_retries", options.backend.max_retries},
                          {"rps", options.backend.rps},
+                         {"max_response_bytes", options.backend.max_response_bytes},
                          {"max_failures", options.max_failures},
                          {"cache", options.use_cache}};
 

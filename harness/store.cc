@@ -143,6 +143,7 @@ std::vector<double> logprobs_from_json(const nlohmann::json& j, const std::strin
 constexpr FailureKind k_failure_kinds[] = {
     FailureKind::none,        FailureKind::missing,   FailureKind::transport, FailureKind::timeout,
     FailureKind::http_status, FailureKind::malformed, FailureKind::backend,   FailureKind::aborted,
+    FailureKind::too_large,
 };
 
 FailureKind parse_failure_kind(std::string_view s) {

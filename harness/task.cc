@@ -40,6 +40,7 @@ const char* to_string(FailureKind k) {
   case FailureKind::malformed: return "malformed";
   case FailureKind::backend: return "backend";
   case FailureKind::aborted: return "aborted";
+  case FailureKind::too_large: return "too_large";
   }
   return "?";
 }

@@ -7,6 +7,11 @@
 // The program's stderr is keval's. A program that exits, or writes a line that is not a reply,
 // fails every request it still owes (kind `backend` or `malformed`, naming the program); the
 // samples stay unstored, so `keval run --resume` retries them with a fresh program.
+// Bounds: `--timeout` is the longest wait for a complete reply line (bytes without a newline do
+// not count), and a line longer than `--max-response-bytes` fails what is owed (kind too_large).
+// The program runs in a process group of its own; whenever keval stops it (end of run, timeout,
+// an error, or a SIGINT / SIGTERM / SIGHUP that ends keval) the whole group is killed, so no
+// child it started outlives keval.
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -16,13 +21,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "backend.h"
+#include "secrets.h"
 #include "util/error.h"
 
 extern char** environ;
@@ -50,14 +59,63 @@ nlohmann::json request_line(const Request& r, const BackendOptions& o) {
 
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
+// The process groups of the programs running now, for the signal handler below: a lock-free
+// table, since a handler may only read atomics.
+constexpr size_t k_max_programs = 32;
+std::array<std::atomic<pid_t>, k_max_programs> g_program_groups{};
+constexpr int k_ending_signals[] = {SIGINT, SIGTERM, SIGHUP};
+struct sigaction g_previous_actions[std::size(k_ending_signals)];
+
+// Kills every program's group, then lets the signal do what it did before (by default: end keval).
+void on_ending_signal(int signal) {
+  for (auto& group : g_program_groups)
+    if (pid_t pgid = group.load(); pgid > 0) ::kill(-pgid, SIGKILL);
+  for (size_t i = 0; i < std::size(k_ending_signals); ++i)
+    if (k_ending_signals[i] == signal) ::sigaction(signal, &g_previous_actions[i], nullptr);
+  ::raise(signal);
+}
+
+void install_signal_handlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (size_t i = 0; i < std::size(k_ending_signals); ++i) {
+      struct sigaction current{};
+      ::sigaction(k_ending_signals[i], nullptr, &current);
+      // An ignored signal (nohup, a background job) stays ignored: it does not end keval.
+      if (current.sa_handler == SIG_IGN) continue;
+      g_previous_actions[i] = current;
+      struct sigaction handler{};
+      handler.sa_handler = &on_ending_signal;
+      sigemptyset(&handler.sa_mask);
+      ::sigaction(k_ending_signals[i], &handler, nullptr);
+    }
+  });
+}
+
+void track_group(pid_t pgid) {
+  for (auto& group : g_program_groups) {
+    pid_t empty = 0;
+    if (group.compare_exchange_strong(empty, pgid)) return;
+  }
+}
+
+void untrack_group(pid_t pgid) {
+  for (auto& group : g_program_groups) {
+    pid_t expected = pgid;
+    if (group.compare_exchange_strong(expected, 0)) return;
+  }
+}
+
 class ExecBackend final : public Backend {
 public:
   explicit ExecBackend(const BackendOptions& o) : m_options(o) {
     if (o.command.empty()) throw InputError("--backend exec needs --cmd \"PROGRAM ARGS\"");
+    if (o.timeout <= 0) throw InputError("--timeout must be positive (seconds)");
+    if (o.max_response_bytes == 0) throw InputError("--max-response-bytes must be positive");
     // A program that dies leaves a broken pipe: that must be an error to report, not a signal.
     std::signal(SIGPIPE, SIG_IGN);
   }
-  ~ExecBackend() override { stop(); }
+  ~ExecBackend() override { stop(true); }
 
   std::string kind() const override { return "exec"; }
   bool supports_loglikelihood(std::string_view) const override { return true; }
@@ -66,12 +124,14 @@ public:
   }
 
   void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
+    using Clock = std::chrono::steady_clock;
     if (m_pid <= 0) launch();
     std::unordered_map<std::string, size_t> outstanding;  // id -> batch index
     size_t next = 0, done = 0;
     std::string out;          // bytes queued for the program's stdin
     size_t out_sent = 0;
-    auto last_progress = std::chrono::steady_clock::now();
+    // Since when the program owes a reply line: the start of the wait, or its last complete line.
+    auto waiting_since = Clock::now();
     auto fail_rest = [&](FailureKind kind, const std::string& why) {
       for (auto& [id, index] : outstanding) {
         ++done;
@@ -80,12 +140,19 @@ public:
       outstanding.clear();
       for (; next < batch.size(); ++next, ++done) on_response(next, Response::failed(kind, why));
     };
+    // Stops the program at once (it is stuck or broken) and fails what it owes.
+    auto give_up = [&](FailureKind kind, std::string why) {
+      stop(false);
+      m_dead_reason = std::move(why);
+      fail_rest(kind, m_dead_reason);
+    };
     while (done < batch.size()) {
       if (m_pid <= 0) {
         fail_rest(FailureKind::backend, m_dead_reason);
         return;
       }
       // Keep up to --concurrency requests with the program.
+      if (outstanding.empty()) waiting_since = Clock::now();
       while (next < batch.size() && outstanding.size() < static_cast<size_t>(std::max(1, m_options.concurrency))) {
         std::string id = fmt::format("r{}", ++m_counter);
         nlohmann::json line = request_line(batch[next], m_options);
@@ -116,29 +183,37 @@ public:
         }
         if (n > 0) {
           m_in_buffer.append(buf, static_cast<size_t>(n));
-          last_progress = std::chrono::steady_clock::now();
           size_t start = 0, end;
-          while ((end = m_in_buffer.find('\n', start)) != std::string::npos) {
-            std::string line = m_in_buffer.substr(start, end - start);
-            start = end + 1;
+          // Only the new bytes can hold a newline: a program dribbling a long line is not rescanned.
+          size_t from = m_in_buffer.size() - static_cast<size_t>(n);
+          while ((end = m_in_buffer.find('\n', from)) != std::string::npos) {
+            if (end - start > m_options.max_response_bytes) break;
+            // What the program writes may carry a secret from its environment: redacted first.
+            std::string line = secrets::redact(std::string_view(m_in_buffer).substr(start, end - start));
+            start = from = end + 1;
+            waiting_since = Clock::now();
             if (line.empty() || line == "\r") continue;
             if (!handle_line(line, outstanding, on_response, done)) {
               m_in_buffer.clear();
-              stop();
-              m_dead_reason = fmt::format("exec program '{}' wrote a line that is not a reply: {}", m_options.command,
-                                          line.substr(0, 200));
-              fail_rest(FailureKind::malformed, m_dead_reason);
+              give_up(FailureKind::malformed, fmt::format("exec program '{}' wrote a line that is not a reply: {}",
+                                                          m_options.command, line.substr(0, 200)));
               return;
             }
           }
           m_in_buffer.erase(0, start);
+          if (m_in_buffer.size() > m_options.max_response_bytes) {
+            std::string().swap(m_in_buffer);
+            give_up(FailureKind::too_large, fmt::format("exec program '{}' wrote a line longer than {} bytes "
+                                                        "(--max-response-bytes)", m_options.command,
+                                                        m_options.max_response_bytes));
+            return;
+          }
         }
       }
-      if (!outstanding.empty() && std::chrono::steady_clock::now() - last_progress >
-                                      std::chrono::duration<double>(m_options.timeout)) {
-        stop();
-        m_dead_reason = fmt::format("exec program '{}' answered nothing for {} s (--timeout)", m_options.command, m_options.timeout);
-        fail_rest(FailureKind::timeout, m_dead_reason);
+      if (!outstanding.empty() && Clock::now() - waiting_since > std::chrono::duration<double>(m_options.timeout)) {
+        m_in_buffer.clear();
+        give_up(FailureKind::timeout, fmt::format("exec program '{}' wrote no complete reply line for {} s (--timeout)",
+                                                  m_options.command, m_options.timeout));
         return;
       }
     }
@@ -193,10 +268,30 @@ private:
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
+    install_signal_handlers();
+    // The ending signals wait until the program's group is in the table, so none is missed.
+    sigset_t ending, previous;
+    sigemptyset(&ending);
+    for (int s : k_ending_signals) sigaddset(&ending, s);
+    ::pthread_sigmask(SIG_BLOCK, &ending, &previous);
+    // A group of its own, so stopping the program can kill everything it started; keval's
+    // signal mask and its ignored SIGPIPE are not the program's.
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    posix_spawnattr_setsigmask(&attributes, &previous);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
     const char* argv[] = {"/bin/sh", "-c", m_options.command.c_str(), nullptr};
     pid_t pid = 0;
-    int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char* const*>(argv), environ);
+    int rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, const_cast<char* const*>(argv), environ);
     posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (rc == 0) track_group(pid);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     ::close(to_child[0]);
     ::close(from_child[1]);
     if (rc != 0) {
@@ -214,7 +309,7 @@ private:
   void died(const std::string& what) {
     int status = 0;
     pid_t pid = m_pid;
-    stop(&status);
+    stop(true, &status);
     std::string how = WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
                       : WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                             : std::string("status unknown");
@@ -222,17 +317,27 @@ private:
     m_pid = -1;
   }
 
-  // Closes the pipes and reaps the program, killing it when it does not leave by itself.
-  void stop(int* status_out = nullptr) {
+  // Closes the pipes, kills the program's whole group and reaps the program. `graceful`: the
+  // program first gets a second to leave by itself on the end of its input.
+  void stop(bool graceful, int* status_out = nullptr) {
     if (m_in >= 0) ::close(m_in), m_in = -1;
     if (m_out >= 0) ::close(m_out), m_out = -1;
     if (m_pid > 0) {
+      if (graceful) {
+        // WNOWAIT leaves the program unreaped, so its pid (the group's id) cannot be reused
+        // before the group is killed.
+        siginfo_t info{};
+        for (int i = 0; i < 50; ++i) {
+          info.si_pid = 0;
+          if (::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0) break;
+          ::usleep(20000);
+        }
+      }
+      // Children the program started (and did not wait for) go with it.
+      ::kill(-m_pid, SIGKILL);
+      untrack_group(m_pid);  // before the reap frees the pid for reuse
       int status = 0;
-      pid_t r = 0;
-      for (int i = 0; i < 50 && (r = ::waitpid(m_pid, &status, WNOHANG)) == 0; ++i) ::usleep(20000);
-      if (r == 0) {
-        ::kill(m_pid, SIGKILL);
-        ::waitpid(m_pid, &status, 0);
+      while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
       }
       if (status_out) *status_out = status;
     }

@@ -29,8 +29,9 @@ std::string api_key_from_environment(bool judge) {
 // "Name:value" or "Name: value" -> "Name: value".
 std::string normalise_header(const std::string& h) {
   auto colon = h.find(':');
+  // The header is not quoted back: without its colon, all of it may be the secret.
   if (colon == std::string::npos || colon == 0)
-    throw InputError(fmt::format("--header '{}' is not NAME:VALUE", h.substr(0, h.find(':'))));
+    throw InputError("a --header (or --judge-header) is not NAME:VALUE (its text is not shown: it may hold a secret)");
   std::string name(text::trim(std::string_view(h).substr(0, colon)));
   std::string value(text::trim(std::string_view(h).substr(colon + 1)));
   return name + ": " + value;
@@ -46,6 +47,7 @@ HttpEngineOptions engine_options(const BackendOptions& o) {
   if (o.timeout <= 0) throw InputError("--timeout must be positive (seconds)");
   if (o.max_retries < 0) throw InputError("--max-retries must be 0 or more");
   if (o.rps < 0) throw InputError("--rps must be 0 (no limit) or more");
+  if (o.max_response_bytes == 0) throw InputError("--max-response-bytes must be positive");
   HttpEngineOptions e;
   e.base_urls = o.base_urls;
   for (const auto& h : o.headers) e.headers.push_back(normalise_header(h));
@@ -53,6 +55,7 @@ HttpEngineOptions engine_options(const BackendOptions& o) {
   e.timeout = o.timeout;
   e.max_retries = o.max_retries;
   e.rps = o.rps;
+  e.max_response_bytes = o.max_response_bytes;
   return e;
 }
 

@@ -74,6 +74,9 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--timeout", o->judge.timeout, "Seconds per judge request")->capture_default_str();
   app.add_option("--max-retries", o->judge.max_retries, "Retries of a failed judge request")->capture_default_str();
+  app.add_option("--max-response-bytes", o->judge.max_response_bytes,
+                 "A judge reply larger than this fails its request (kind too_large)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--no-cache", o->no_cache, "Ask the judge again even where the database has its verdict cached");
   app.add_flag("--json", o->json, "Print JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");

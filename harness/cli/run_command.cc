@@ -71,6 +71,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     double timeout = 300;
     int max_retries = 5;
     double rps = 0;
+    size_t max_response_bytes = k_default_max_response_bytes;
     std::string max_failures;
     bool keep_think = false;
     bool no_cache = false;
@@ -107,10 +108,13 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--temperature", o->temperature, "Replaces every task's temperature (default: each task's own)")
       ->check(CLI::Range(0.0, 10.0));
-  app.add_option("--timeout", o->timeout, "Seconds per HTTP request, whole request")->capture_default_str();
+  app.add_option("--timeout", o->timeout, "Seconds per HTTP request (whole request); exec: longest wait for a complete reply line")->capture_default_str();
   app.add_option("--max-retries", o->max_retries, "Retries of a failed request (connection errors, 408, 429, 5xx)")
       ->capture_default_str()->check(CLI::Range(0, 100));
   app.add_option("--rps", o->rps, "Requests started per second at most (0: no limit)")->capture_default_str();
+  app.add_option("--max-response-bytes", o->max_response_bytes,
+                 "A reply (HTTP body, exec line) larger than this fails its request (kind too_large)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-failures", o->max_failures,
                  "Stop the run (exit 1, status aborted) past N failed requests, or N% of the run's requests");
   app.add_flag("--keep-think", o->keep_think, "Score <think>…</think> blocks too (by default they are removed before scoring)");
@@ -174,6 +178,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.backend.timeout = o->timeout;
       options.backend.max_retries = o->max_retries;
       options.backend.rps = o->rps;
+      options.backend.max_response_bytes = o->max_response_bytes;
       options.max_failures = o->max_failures;
       options.keep_think = o->keep_think;
       options.use_cache = !o->no_cache;
@@ -195,6 +200,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
         judge.concurrency = o->concurrency;
         judge.timeout = o->timeout;
         judge.max_retries = o->max_retries;
+        judge.max_response_bytes = o->max_response_bytes;
         options.judge = judge;
       } else if (!o->judge_model.empty() || !o->judge_base_urls.empty() || !o->judge_responses.empty() ||
                  !o->judge_command.empty() || !o->judge_headers.empty()) {

@@ -23,6 +23,12 @@
 // n_ctx = --ctx-size / --slots), and accepts `echo` but ignores it: a completion with logprobs
 // gets the generated token's log-prob in its own shape ({"content": [{token, logprob, …}]}), never
 // the prompt's. Both put the current time in `created`, as the real servers do.
+// Hostile replies: --echo-headers sends the request's headers back, the n-th POST in the n-th of
+// these ways: 400 with the headers as text; 500 whose JSON body quotes them after 250 bytes of
+// padding; 200 {"error": …}; 200 with them as the answer; upper-cased as the answer; 200
+// {"error": …} with '/' escaped as "\/". --body-mode endless (a 200 body that never ends),
+// endless-error (the same with status 500), huge (a valid chat reply whose answer is
+// --huge-bytes long, sent with a Content-Length).
 // --port 0 picks a free port; the port is printed alone on stdout's first line.
 #include <atomic>
 #include <fstream>
@@ -62,7 +68,81 @@ struct Options {
   std::string flavor = "plain";   // plain | vllm | llama.cpp
   std::string model_path = "/models/mock-7b-q4_k_m.gguf";
   int ctx_size = 8192, slots = 4, max_model_len = 4096;
+  bool echo_headers = false;
+  std::string body_mode;    // "", endless, endless-error, huge
+  size_t huge_bytes = 32 * 1024 * 1024;
 };
+
+// The request's headers, one "Name: value" a line, as a server that echoes them would write them.
+std::string header_dump(const httplib::Request& req) {
+  std::string out;
+  for (const auto& [name, value] : req.headers) out += name + ": " + value + "\n";
+  return out;
+}
+
+std::string escape_slashes(std::string s) {
+  for (size_t at = 0; (at = s.find('/', at)) != std::string::npos; at += 2) s.replace(at, 1, "\\/");
+  return s;
+}
+
+// Answers the n-th request in the n-th hostile way of --echo-headers.
+void echo_headers(const httplib::Request& req, httplib::Response& res, long long n) {
+  const std::string headers = header_dump(req);
+  switch (n % 6) {
+  case 0:
+    res.status = 400;
+    res.set_content("bad request; you sent:\n" + headers, "text/plain");
+    return;
+  case 1:
+    res.status = 500;
+    res.set_content(nlohmann::json{{"error", {{"message", std::string(250, '.') + headers}}}}.dump(), "application/json");
+    return;
+  case 2:
+    res.set_content(nlohmann::json{{"error", {{"message", "unauthorised: " + headers}}}}.dump(), "application/json");
+    return;
+  case 3:
+  case 4: {
+    std::string answer = headers;
+    if (n % 6 == 4)
+      for (char& c : answer) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    nlohmann::json reply = {{"object", "chat.completion"},
+                            {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", answer}}}, {"finish_reason", "stop"}}}}};
+    res.set_content(reply.dump(), "application/json");
+    return;
+  }
+  default:
+    res.set_content(escape_slashes(nlohmann::json{{"error", {{"message", headers}}}}.dump()), "application/json");
+  }
+}
+
+// --body-mode: replies that never end, or are huge.
+void hostile_body(const Options& o, httplib::Response& res) {
+  if (o.body_mode == "huge") {
+    const std::string head = R"({"object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": ")";
+    const std::string tail = R"("}}]})";
+    const size_t total = head.size() + o.huge_bytes + tail.size();
+    // The whole reply as head + 'a' * huge_bytes + tail, served a 64 KiB window at a time.
+    res.set_content_provider(total, "application/json", [head, tail, total](size_t offset, size_t length, httplib::DataSink& sink) {
+      const size_t end = offset + std::min<size_t>(length, 65536), fill_end = total - tail.size();
+      std::string chunk;
+      if (offset < head.size()) chunk += head.substr(offset, end - offset);
+      const size_t fill_from = std::max(offset, head.size()), fill_to = std::min(end, fill_end);
+      if (fill_to > fill_from) chunk.append(fill_to - fill_from, 'a');
+      if (end > fill_end) chunk += tail.substr(std::max(offset, fill_end) - fill_end, end - std::max(offset, fill_end));
+      return sink.write(chunk.data(), chunk.size());
+    });
+    return;
+  }
+  if (o.body_mode == "endless-error") res.status = 500;
+  res.set_chunked_content_provider("application/json", [](size_t offset, httplib::DataSink& sink) {
+    static const std::string block(65536, 'a');
+    if (offset == 0) {
+      const std::string head = R"({"choices": [{"message": {"content": ")";
+      if (!sink.write(head.data(), head.size())) return false;
+    }
+    return sink.write(block.data(), block.size());
+  });
+}
 
 // The scripted reply for a request whose text holds a rule's `when`, if any.
 const std::string* scripted_reply(const Options& o, const nlohmann::json& body) {
@@ -223,6 +303,9 @@ int main(int argc, char** argv) {
     else if (a == "--ctx-size") o.ctx_size = std::stoi(next());
     else if (a == "--slots") o.slots = std::stoi(next());
     else if (a == "--max-model-len") o.max_model_len = std::stoi(next());
+    else if (a == "--echo-headers") o.echo_headers = true;
+    else if (a == "--body-mode") o.body_mode = next();
+    else if (a == "--huge-bytes") o.huge_bytes = std::stoull(next());
     else {
       std::fprintf(stderr, "keval-mock-server: unknown option %s (see the comment atop mock_server.cc)\n", a.c_str());
       return 2;
@@ -289,10 +372,12 @@ int main(int argc, char** argv) {
   auto handle = [&](const httplib::Request& req, httplib::Response& res, bool chat) {
     uint64_t body_hash = fnv1a(req.body, fnv1a(std::to_string(o.seed)));
     int attempt = 0;
+    long long request_number = 0;
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     std::string prompt = body.is_discarded() ? std::string() : prompt_key(body);
     {
       std::lock_guard lock(stats.mutex);
+      request_number = stats.total;
       ++stats.total;
       ++stats.per_path[req.path];
       double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -314,6 +399,8 @@ int main(int argc, char** argv) {
       int jitter = o.jitter_ms > 0 ? static_cast<int>(unit(body_hash + static_cast<uint64_t>(attempt) * 7919) * o.jitter_ms) : 0;
       std::this_thread::sleep_for(std::chrono::milliseconds(o.latency_ms + jitter));
     }
+    if (o.echo_headers) return echo_headers(req, res, request_number);
+    if (!o.body_mode.empty()) return hostile_body(o, res);
     if (o.always_status) {
       res.status = o.always_status;
       res.set_content(R"({"error": {"message": "mock: this server answers every request with this status"}})", "application/json");

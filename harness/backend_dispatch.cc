@@ -1,0 +1,74 @@
+// The wrapper make_backend puts around every backend, so every caller (the run, the judge phase,
+// `keval pairwise`) gets the same two guarantees without each doing it:
+//  - identical requests in one batch are sent once and their reply shared (`keval pairwise`
+//    used to send 320 requests for 160 distinct prompts);
+//  - every reply is redacted of the secrets keval was given before anyone stores or prints it.
+#include <string_view>
+#include <unordered_map>
+
+#include "backend.h"
+#include "secrets.h"
+
+namespace keval {
+namespace {
+
+class DispatchBackend final : public Backend {
+public:
+  explicit DispatchBackend(std::unique_ptr<Backend> inner) : m_inner(std::move(inner)) {}
+
+  std::string kind() const override { return m_inner->kind(); }
+  bool supports_loglikelihood(std::string_view task) const override { return m_inner->supports_loglikelihood(task); }
+  std::optional<std::string> cache_payload(const Request& r) const override { return m_inner->cache_payload(r); }
+
+  void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
+    // What identifies a request is what would be sent: its payload. Backends without one
+    // (embedded) answer each request on its own.
+    std::vector<std::vector<size_t>> copies;  // per distinct request: its indices in `batch`
+    std::vector<size_t> distinct;             // per distinct request: its first index
+    {
+      std::vector<std::string> computed(batch.size());
+      std::unordered_map<std::string_view, size_t> seen;  // payload -> position in `distinct`
+      for (size_t i = 0; i < batch.size(); ++i) {
+        std::string_view payload = batch[i].payload;
+        if (payload.empty())
+          if (auto p = m_inner->cache_payload(batch[i])) payload = computed[i] = std::move(*p);
+        if (!payload.empty()) {
+          auto [it, inserted] = seen.emplace(payload, distinct.size());
+          if (!inserted) {
+            copies[it->second].push_back(i);
+            continue;
+          }
+        }
+        distinct.push_back(i);
+        copies.push_back({i});
+      }
+    }
+    if (distinct.size() == batch.size()) {
+      m_inner->answer(batch, [&](size_t i, Response response) {
+        secrets::redact(response);
+        on_response(i, std::move(response));
+      });
+      return;
+    }
+    std::vector<Request> unique;
+    unique.reserve(distinct.size());
+    for (size_t i : distinct) unique.push_back(batch[i]);
+    m_inner->answer(unique, [&](size_t u, Response response) {
+      secrets::redact(response);
+      const auto& indices = copies[u];
+      for (size_t k = 0; k + 1 < indices.size(); ++k) on_response(indices[k], response);
+      on_response(indices.back(), std::move(response));
+    });
+  }
+
+private:
+  std::unique_ptr<Backend> m_inner;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> with_dispatch(std::unique_ptr<Backend> backend) {
+  return std::make_unique<DispatchBackend>(std::move(backend));
+}
+
+} // namespace keval

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages keval needs to build and test. Idempotent: quiet, and touches
-# nothing, when everything is already installed.
+# Installs the Debian packages keval needs, from Debian 12's own archive, without recommended
+# packages. This is the one place where anything is installed:
+#   scripts/setup.sh          what building keval and scripts/demo.sh need
+#   scripts/setup.sh --test   that, plus what the tests need (scripts/test.sh calls this)
+# Idempotent: prints nothing and touches nothing when everything is already installed.
 set -euo pipefail
 
-packages=(
+build_packages=(
   g++ cmake make pkg-config        # toolchain
   libcurl4-openssl-dev             # HTTP backends (libcurl multi interface)
   nlohmann-json3-dev               # JSON
@@ -12,10 +15,27 @@ packages=(
   libfmt-dev                       # formatting
   libyaml-cpp-dev                  # task files (keeps line numbers and duplicate keys for errors)
   libutf8proc-dev                  # Unicode NFC and case mapping for Korean text
+  # Found when build/ is configured, which the demo and the tests share (same settings, so the
+  # tests reuse the demo's objects); both are small.
   libgtest-dev                     # tests
   libcpp-httplib-dev               # the tests' OpenAI-compatible mock server (tests/mock_server)
-  python3                          # the exec backend's toy model in tests (tests/exec_model.py)
 )
+
+test_packages=(
+  python3                          # the exec backend's toy model (tests/exec_model.py)
+  chromium                         # the browser test (tests/browser): headless Chromium renders the leaderboard
+  fonts-noto-cjk                   # Korean glyphs in the browser test's screenshot
+  clang libclang-rt-14-dev         # libFuzzer (clang++ -fsanitize=fuzzer) for the fuzz targets
+)
+
+usage() { echo "usage: scripts/setup.sh [--test]" >&2; exit 2; }
+packages=("${build_packages[@]}")
+case "${1-}" in
+  "") ;;
+  --test) packages+=("${test_packages[@]}") ;;
+  *) usage ;;
+esac
+[ $# -le 1 ] || usage
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,9 +43,61 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "keval setup: installing ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+log=$(mktemp -t keval-setup.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+# apt-get's output condensed to one progress line (rewritten in place on a terminal, a line per
+# tenth in a log): a fresh machine spends minutes here, and silence looks like a hang. The full
+# output goes to $log and is shown only when apt-get fails.
+progress() {
+  local what=$1 total=0 fetched=0 set_up=0 shown=-1 line percent message
+  while IFS= read -r line; do
+    case "$line" in
+      *" newly installed, "*) total=${line#*upgraded, }; total=${total%% newly*} ;;
+      Get:*) fetched=$((fetched + 1)) ;;
+      "Setting up "*) set_up=$((set_up + 1)) ;;
+      *) continue ;;
+    esac
+    if [ "$total" -gt 0 ]; then
+      # Downloading and setting up count for half each.
+      percent=$(( (fetched + set_up) * 100 / (2 * total) ))
+      [ "$percent" -le 100 ] || percent=100
+      message=$(printf '%s: %3d%% (%d of %d packages downloaded, %d set up)' "$what" "$percent" "$fetched" "$total" "$set_up")
+    else
+      percent=0
+      message="$what: $fetched files downloaded"
+    fi
+    if [ -t 2 ]; then
+      printf '\r\033[K  %s' "$message" >&2
+    elif [ "$total" -gt 0 ] && [ $((percent / 10)) -gt "$shown" ]; then
+      shown=$((percent / 10))
+      printf '  %s\n' "$message" >&2
+    fi
+  done
+  if [ -t 2 ]; then printf '\n' >&2; fi
+}
+
+# apt-get ARGS..., its output condensed by `progress`; on failure the end of its output.
+run_apt() {
+  local status
+  set +e
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" </dev/null 2>&1 | tee "$log" | progress "$1"
+  status=${PIPESTATUS[0]}
+  set -e
+  if [ "$status" -ne 0 ]; then
+    echo "keval setup: apt-get $1 failed (exit $status):" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
+
+echo "keval setup: installing ${#missing[@]} packages and their dependencies: ${missing[*]}" >&2
+# Package lists younger than an hour are fresh enough (the demo then the tests update once).
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -60 2>/dev/null | head -n 1)" ]; then
+  echo "  updating the package lists" >&2
+  run_apt update
+fi
+run_apt install -y --no-install-recommends "${missing[@]}"
+echo "keval setup: done" >&2

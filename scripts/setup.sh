@@ -49,18 +49,20 @@ log=$(mktemp -t keval-setup.XXXXXX)
 trap 'rm -f "$log"' EXIT
 
 # apt-get's output condensed to one progress line (rewritten in place on a terminal, a line per
-# tenth in a log): a fresh machine spends minutes here, and silence looks like a hang. The full
+# tenth in a log; a line per file for the package lists): a fresh machine spends minutes here, and silence looks like a hang. The full
 # output goes to $log and is shown only when apt-get fails.
 progress() {
-  local what=$1 total=0 fetched=0 set_up=0 shown=-1 line percent message
+  local what=$1 upgraded=0 total=0 fetched=0 set_up=0 shown=-1 line percent message
   while IFS= read -r line; do
     case "$line" in
-      *" newly installed, "*) total=${line#*upgraded, }; total=${total%% newly*} ;;
+      *" upgraded, "*" newly installed, "*)  # "2 upgraded, 76 newly installed, 0 to remove and 9 not upgraded."
+        upgraded=${line%% upgraded*}; total=${line#*upgraded, }; total=$(( ${total%% newly*} + upgraded )) ;;
       Get:*) fetched=$((fetched + 1)) ;;
       "Setting up "*) set_up=$((set_up + 1)) ;;
       *) continue ;;
     esac
     if [ "$total" -gt 0 ]; then
+      [ "$fetched" -le "$total" ] || fetched=$total
       # Downloading and setting up count for half each.
       percent=$(( (fetched + set_up) * 100 / (2 * total) ))
       [ "$percent" -le 100 ] || percent=100
@@ -71,7 +73,7 @@ progress() {
     fi
     if [ -t 2 ]; then
       printf '\r\033[K  %s' "$message" >&2
-    elif [ "$total" -gt 0 ] && [ $((percent / 10)) -gt "$shown" ]; then
+    elif [ "$total" -eq 0 ] || [ $((percent / 10)) -gt "$shown" ]; then
       shown=$((percent / 10))
       printf '  %s\n' "$message" >&2
     fi

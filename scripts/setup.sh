@@ -57,7 +57,7 @@ progress() {
     case "$line" in
       *" upgraded, "*" newly installed, "*)  # "2 upgraded, 76 newly installed, 0 to remove and 9 not upgraded."
         upgraded=${line%% upgraded*}; total=${line#*upgraded, }; total=$(( ${total%% newly*} + upgraded )) ;;
-      Get:*) fetched=$((fetched + 1)) ;;
+      Get:*|Hit:*) fetched=$((fetched + 1)) ;;  # Hit: a package list that is up to date
       "Setting up "*) set_up=$((set_up + 1)) ;;
       *) continue ;;
     esac
@@ -69,7 +69,7 @@ progress() {
       message=$(printf '%s: %3d%% (%d of %d packages downloaded, %d set up)' "$what" "$percent" "$fetched" "$total" "$set_up")
     else
       percent=0
-      message="$what: $fetched files downloaded"
+      message="$what: $fetched package lists read"
     fi
     if [ -t 2 ]; then
       printf '\r\033[K  %s' "$message" >&2
@@ -81,25 +81,39 @@ progress() {
   if [ -t 2 ]; then printf '\n' >&2; fi
 }
 
-# apt-get ARGS..., its output condensed by `progress`; on failure the end of its output.
+# apt-get ARGS..., its output condensed by `progress`. Returns apt-get's status; the end of its
+# output is in $log.
 run_apt() {
   local status
   set +e
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" </dev/null 2>&1 | tee "$log" | progress "$1"
   status=${PIPESTATUS[0]}
   set -e
-  if [ "$status" -ne 0 ]; then
-    echo "keval setup: apt-get $1 failed (exit $status):" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-  fi
+  return "$status"
 }
 
-echo "keval setup: installing ${#missing[@]} packages and their dependencies: ${missing[*]}" >&2
-# Package lists younger than an hour are fresh enough (the demo then the tests update once).
-if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -60 2>/dev/null | head -n 1)" ]; then
+fail() {
+  echo "keval setup: apt-get $1 failed:" >&2
+  tail -n 30 "$log" >&2
+  exit 1
+}
+
+update() {
   echo "  updating the package lists" >&2
-  run_apt update
+  run_apt update || fail update
+}
+
+echo "keval setup: installing ${missing[*]} (with what they depend on)" >&2
+# Package lists younger than an hour are fresh enough (the demo then the tests update once); if
+# installing from them fails, they are updated and the install tried again.
+updated=false
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -60 2>/dev/null | head -n 1)" ]; then
+  update
+  updated=true
 fi
-run_apt install -y --no-install-recommends "${missing[@]}"
+if ! run_apt install -y --no-install-recommends "${missing[@]}"; then
+  $updated && fail install
+  update
+  run_apt install -y --no-install-recommends "${missing[@]}" || fail install
+fi
 echo "keval setup: done" >&2

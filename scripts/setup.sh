@@ -15,8 +15,8 @@ build_packages=(
   libfmt-dev                       # formatting
   libyaml-cpp-dev                  # task files (keeps line numbers and duplicate keys for errors)
   libutf8proc-dev                  # Unicode NFC and case mapping for Korean text
-  # Found when build/ is configured, which the demo and the tests share (same settings, so the
-  # tests reuse the demo's objects); both are small.
+  # Needed to configure build/, which the demo configures exactly as the tests do (so that the
+  # tests reuse its objects); both are small.
   libgtest-dev                     # tests
   libcpp-httplib-dev               # the tests' OpenAI-compatible mock server (tests/mock_server)
 )
@@ -25,7 +25,9 @@ test_packages=(
   python3                          # the exec backend's toy model (tests/exec_model.py)
   chromium                         # the browser test (tests/browser): headless Chromium renders the leaderboard
   fonts-noto-cjk                   # Korean glyphs in the browser test's screenshot
-  clang libclang-rt-14-dev         # libFuzzer (clang++ -fsanitize=fuzzer) for the fuzz targets
+  # libFuzzer for the fuzz targets: `clang++ -fsanitize=fuzzer` links with these two on Debian 12
+  # (clang does not pull in the runtime libraries, libclang-rt-14-dev).
+  clang libclang-rt-14-dev
 )
 
 usage() { echo "usage: scripts/setup.sh [--test]" >&2; exit 2; }
@@ -44,7 +46,10 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "keval setup: missing packages: ${missing[*]}; run this as root, or install sudo" >&2; exit 1; }
+  sudo=(sudo)
+fi
 log=$(mktemp -t keval-setup.XXXXXX)
 trap 'rm -f "$log"' EXIT
 
@@ -52,25 +57,32 @@ trap 'rm -f "$log"' EXIT
 # tenth in a log; a line per file for the package lists): a fresh machine spends minutes here, and silence looks like a hang. The full
 # output goes to $log and is shown only when apt-get fails.
 progress() {
-  local what=$1 upgraded=0 total=0 fetched=0 set_up=0 shown=-1 line percent message
+  local what=$1 upgraded=0 total=0 fetched=0 unpacked=0 set_up=0 shown=-1 line percent message last=""
   while IFS= read -r line; do
     case "$line" in
       *" upgraded, "*" newly installed, "*)  # "2 upgraded, 76 newly installed, 0 to remove and 9 not upgraded."
         upgraded=${line%% upgraded*}; total=${line#*upgraded, }; total=$(( ${total%% newly*} + upgraded )) ;;
       Get:*|Hit:*) fetched=$((fetched + 1)) ;;  # Hit: a package list that is up to date
+      "Unpacking "*) unpacked=$((unpacked + 1)) ;;
       "Setting up "*) set_up=$((set_up + 1)) ;;
       *) continue ;;
     esac
     if [ "$total" -gt 0 ]; then
+      # Downloading, unpacking and setting up count for a third each (a retried download or a
+      # package set up twice by a trigger counts once).
       [ "$fetched" -le "$total" ] || fetched=$total
-      # Downloading and setting up count for half each.
-      percent=$(( (fetched + set_up) * 100 / (2 * total) ))
+      [ "$unpacked" -le "$total" ] || unpacked=$total
+      [ "$set_up" -le "$total" ] || set_up=$total
+      percent=$(( (fetched + unpacked + set_up) * 100 / (3 * total) ))
       [ "$percent" -le 100 ] || percent=100
-      message=$(printf '%s: %3d%% (%d of %d packages downloaded, %d set up)' "$what" "$percent" "$fetched" "$total" "$set_up")
+      message=$(printf '%s: %3d%% (of %d packages: %d downloaded, %d unpacked, %d set up)' \
+        "$what" "$percent" "$total" "$fetched" "$unpacked" "$set_up")
     else
       percent=0
       message="$what: $fetched package lists read"
     fi
+    [ "$message" != "$last" ] || continue
+    last=$message
     if [ -t 2 ]; then
       printf '\r\033[K  %s' "$message" >&2
     elif [ "$total" -eq 0 ] || [ $((percent / 10)) -gt "$shown" ]; then

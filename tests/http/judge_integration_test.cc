@@ -2,6 +2,9 @@
 // the judge, scripted (--replies) to give well-formed, malformed and non-Korean verdicts.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -197,13 +200,28 @@ TEST(Judge, KilledWhileJudgingResumesToTheSameScores) {
   ASSERT_EQ(run_keval(run_with(reference_judge, dir / "ref.db")).exit_code, 0);
   const std::string db = dir / "k.db";
   const std::string keval = std::string(KEVAL_BINARY);
-  // 160 verdicts at 30 ms, two at a time: the kills land while the judge is being asked.
+  // 160 verdicts at 30 ms, two at a time. Each kill waits until verdicts have been committed
+  // (the first: any; the second: 20 more than before), so it lands while the judge is being asked
+  // however busy the machine is.
+  const char* k_stored = "SELECT count(*) FROM judgements WHERE status = 'ok'";
   std::vector<std::pair<std::set<std::string>, nlohmann::json>> at_kill;
+  long long stored_before = 0;
   for (int round = 0; round < 2; ++round) {
-    const std::string cmd = (round == 0 ? keval + run_with(judge, db) + " --name victim"
-                                        : keval + " run --resume victim --no-progress --db " + shell_quote(db)) +
-                            " >/dev/null 2>&1 & pid=$!; sleep 0.8; kill -9 $pid; wait $pid";
-    std::system(cmd.c_str());
+    const std::string cmd = round == 0 ? keval + run_with(judge, db) + " --name victim"
+                                       : keval + " run --resume victim --no-progress --db " + shell_quote(db);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const std::string quiet = "exec " + cmd + " >/dev/null 2>&1";
+      ::execl("/bin/sh", "sh", "-c", quiet.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ASSERT_GT(pid, 0);
+    const long long wanted = round == 0 ? 0 : stored_before + 20;
+    for (int i = 0; i < 6000 && count_rows(db, k_stored) <= wanted; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    stored_before = count_rows(db, k_stored);
     at_kill.emplace_back(stored_prompts(db, "SELECT request_json FROM judgements WHERE status = 'ok'"), judge.stats(true)["prompt_counts"]);
   }
   auto last = run_keval("run --resume victim --no-progress --db " + shell_quote(db));

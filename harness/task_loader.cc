@@ -50,6 +50,9 @@ Entries read_entries(const std::string& path, const std::string& display, int de
   std::error_code missing;
   if (!std::filesystem::exists(base_path, missing))
     throw InputError(fmt::format("{}: included file '{}' not found", at(inc->second), base_name));
+  // Not a device or a pipe (/dev/zero, /dev/stdin): those would never end or would block.
+  if (!std::filesystem::is_regular_file(base_path, missing))
+    throw InputError(fmt::format("{}: included '{}' is not a regular file", at(inc->second), base_name));
   Entries merged = read_entries(base_path.string(), base_display, depth + 1);
   own.erase(inc);
   for (auto& [key, entry] : own) merged[key] = std::move(entry);

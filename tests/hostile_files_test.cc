@@ -108,6 +108,32 @@ TEST(HostileGateFile, AliasCycleAndBombExitTwoBeforeTheDatabase) {
   }
 }
 
+TEST(HostileDataset, NumbersOutOfRangeExitTwoNamingTheLine) {
+  ScratchDir dir;
+  write_file(dir.path() / "tasks/tiny.yaml", k_task);
+  const std::string row = R"({"id": "1", "q": "하늘은?", "a": "파랗다", "b": "빨갛다", "gold": 0})";
+  for (const auto& [bad, expected] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"id": "2", "q": "바다는?", "a": "파랗다", "b": "빨갛다", "gold": 1e999})", "data.jsonl:2: malformed JSON"},
+           // get<int> would have wrapped this to 0, the first choice: a wrong gold, silently.
+           {R"({"id": "2", "q": "바다는?", "a": "파랗다", "b": "빨갛다", "gold": 4294967296})", "expected an integer answer"},
+           {R"({"id": "2", "q": "바다는?", "a": "파랗다", "b": "빨갛다", "gold": 3e9})", "expected an integer answer"},
+           {R"({"id": "2", "q": "바다는?", "a": "파랗다", "b": "빨갛다", "gold": "-1e300"})", "expected an integer answer"}}) {
+    write_file(dir.path() / "datasets/tiny/data.jsonl", row + "\n" + bad + "\n");
+    auto r = run_keval("--tasks-dir " + shell_quote(dir / "tasks") + " --datasets-dir " + shell_quote(dir / "datasets") +
+                       " samples --task tiny");
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.err;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
+  }
+}
+
+TEST(HostileTaskInclude, DeviceOrPipeIsRefused) {
+  ScratchDir dir;
+  write_file(dir.path() / "tasks/tiny.yaml", "include: /dev/zero\ntask: tiny\n");
+  auto r = run_keval("--tasks-dir " + shell_quote(dir / "tasks") + " tasks");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("tiny.yaml:1: included '/dev/zero' is not a regular file"), std::string::npos) << r.err;
+}
+
 TEST(HostileReplayFile, DuplicateKeysAndHugeNumbersExitTwo) {
   ScratchDir dir;
   for (const std::string& line : {std::string(R"({"task": "kobest_copa", "id": "1", "response": "1", "response": "2"})"),

@@ -146,5 +146,27 @@ TEST(HostileReplayFile, DuplicateKeysAndHugeNumbersExitTwo) {
   }
 }
 
+TEST(HostilePaths, APathTheSystemRefusesExitsTwo) {
+  ScratchDir dir;
+  const std::string too_long = dir / std::string(5000, 'a') + "/k.db";
+  for (const std::string& command : {"runs --db " + too_long, "results --db " + too_long,
+                                     "run --backend random --tasks kobest_copa --limit 2 --no-progress --db " + too_long}) {
+    auto r = run_keval(command);
+    EXPECT_EQ(r.exit_code, 2) << command.substr(0, 60) << "\n" << r.err.substr(0, 300);
+    EXPECT_NE(r.err.find("File name too long"), std::string::npos) << r.err.substr(0, 300);
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err.substr(0, 300);
+  }
+}
+
+TEST(HostileOptions, MaxFailuresMustBeAFiniteCount) {
+  ScratchDir dir;
+  for (const char* spec : {"1e300", "inf", "nan%", "-1"}) {
+    auto r = run_keval(std::string("run --backend random --tasks kobest_copa --limit 2 --no-progress --max-failures ") +
+                       spec + " --db " + shell_quote(dir / "k.db"));
+    EXPECT_EQ(r.exit_code, 2) << spec << "\n" << r.err;
+    EXPECT_NE(r.err.find("is not a count N or a share N%"), std::string::npos) << r.err;
+  }
+}
+
 } // namespace
 } // namespace keval

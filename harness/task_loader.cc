@@ -1,5 +1,6 @@
 #include "task_loader.h"
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -84,7 +85,7 @@ nlohmann::json yaml_to_json(const YAML::Node& node) {
       long long i = std::stoll(s, &used);
       if (used == s.size()) return i;
       double d = std::stod(s, &used);
-      if (used == s.size()) return d;
+      if (used == s.size() && std::isfinite(d)) return d;  // "nan" and "inf" stay text
     } catch (...) {
     }
     return s;

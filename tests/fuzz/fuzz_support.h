@@ -17,16 +17,14 @@ inline std::string_view as_text(const uint8_t* data, size_t size) {
 }
 
 // A file in a private temporary directory holding the input, for parsers that read files.
-inline const std::string& scratch_file(const char* name) {
+inline std::string scratch_file(const char* name) {
   static const std::string dir = [] {
     char pattern[] = "/tmp/keval-fuzz-XXXXXX";
     const char* made = mkdtemp(pattern);
     if (!made) std::abort();
     return std::string(made);
   }();
-  static std::string path;
-  path = dir + "/" + name;
-  return path;
+  return dir + "/" + name;
 }
 
 inline void write_input(const std::string& path, std::string_view content) {

@@ -4,7 +4,7 @@
 #include "util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string& path = keval::fuzz::scratch_file("gate.yaml");
+  static const std::string path = keval::fuzz::scratch_file("gate.yaml");
   keval::fuzz::write_input(path, keval::fuzz::as_text(data, size));
   try {
     keval::load_gate_config(path);

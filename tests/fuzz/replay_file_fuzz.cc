@@ -5,7 +5,7 @@
 #include "util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string& path = keval::fuzz::scratch_file("replay.jsonl");
+  static const std::string path = keval::fuzz::scratch_file("replay.jsonl");
   keval::fuzz::write_input(path, keval::fuzz::as_text(data, size));
   for (bool judge : {false, true}) {
     keval::BackendOptions options;

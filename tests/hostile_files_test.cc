@@ -82,6 +82,18 @@ INSTANTIATE_TEST_SUITE_P(
                       Hostile{"NonStringKey", "? [a, b]\n: 1\n", "14: a key must be a plain string"}),
     [](const auto& info) { return info.param.name; });
 
+TEST(HostileTaskFileRelativeDir, ErrorsNameTheFileWhenTasksDirIsRelative) {
+  // A relative --tasks-dir once gave errors with an empty file name (":14: duplicate key …").
+  ScratchDir dir;
+  write_file(dir.path() / "tasks/tiny.yaml", k_task + "version: 2\n");
+  for (const char* tasks_dir : {"tasks", "tasks/", "./tasks"}) {
+    auto r = run_keval(std::string("--tasks-dir ") + tasks_dir + " tasks", "cd " + shell_quote(dir.path().string()) + " && ");
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("error: tasks/tiny.yaml:14: duplicate key 'version' (first at line 3)"), std::string::npos)
+        << tasks_dir << ": " << r.err;
+  }
+}
+
 TEST(HostileGroupFile, AliasesInAGroupFileExitTwo) {
   ScratchDir dir;
   write_file(dir.path() / "tasks/tiny.yaml", k_task);

@@ -56,7 +56,7 @@ void rows_from_jsonl(std::string_view content, const std::string& path, PackedRo
     nlohmann::json obj;
     try {
       obj = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number beyond a double (out_of_range)
       throw InputError(fmt::format("{}:{}: malformed JSON: {}", path, line_no, e.what()));
     }
     if (!obj.is_object()) throw InputError(fmt::format("{}:{}: expected a JSON object", path, line_no));
@@ -69,7 +69,7 @@ void rows_from_jsonl(std::string_view content, const std::string& path, PackedRo
 nlohmann::json parse_json_document(std::string_view content, const std::string& path) {
   try {
     return nlohmann::json::parse(text::strip_bom(content));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number beyond a double (out_of_range)
     throw InputError(fmt::format("{}: malformed JSON: {}", path, e.what()));
   }
 }

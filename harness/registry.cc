@@ -36,10 +36,15 @@ TaskRegistry::TaskRegistry(const KevalPaths& paths) : m_paths(paths), m_datasets
     files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
-  fs::path display_root = fs::path(paths.tasks_dir).parent_path();
+  // Errors name files as "tasks/…": relative to the tasks directory's parent, made absolute first
+  // so that a relative --tasks-dir ("tasks", "tasks/") does not leave an empty name.
+  fs::path tasks_root = fs::absolute(paths.tasks_dir).lexically_normal();
+  if (!tasks_root.has_filename()) tasks_root = tasks_root.parent_path();
+  const fs::path display_root = tasks_root.parent_path();
   std::map<std::string, std::string> declared;  // name -> file
   for (const auto& file : files) {
-    std::string display = fs::relative(file, display_root).string();
+    std::string display = fs::absolute(file).lexically_normal().lexically_relative(display_root).string();
+    if (display.empty()) display = file.string();
     TaskFile loaded = load_task_file(file.string(), display);
     const std::string& name = loaded.task ? loaded.task->name : loaded.group->name;
     auto [it, inserted] = declared.emplace(name, display);

@@ -127,7 +127,8 @@ std::optional<long long> failure_limit(const std::string& spec, size_t total) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != number.size() || value < 0 || (!percent && value != std::floor(value)))
+  // Finite and at most 1e15, so the cast below is defined ("1e300" and "inf" are not counts).
+  if (used == 0 || used != number.size() || !(value >= 0 && value <= 1e15) || (!percent && value != std::floor(value)))
     throw InputError(fmt::format("--max-failures '{}' is not a count N or a share N%", spec));
   if (percent) return static_cast<long long>(std::floor(value / 100.0 * static_cast<double>(total)));
   return static_cast<long long>(value);

@@ -1,5 +1,7 @@
 #include "samples.h"
 
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -68,18 +70,29 @@ private:
   bool m_has_gold = false;
 };
 
+// A whole number in int's range, else nullopt (a cast of anything outside it is undefined).
+std::optional<int> whole_int(double d) {
+  if (!(d >= std::numeric_limits<int>::min() && d <= std::numeric_limits<int>::max())) return std::nullopt;
+  if (d != std::trunc(d)) return std::nullopt;
+  return static_cast<int>(d);
+}
+
 int parse_int(const nlohmann::json& v, const std::string& where) {
-  if (v.is_number_integer()) return v.get<int>();
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d == static_cast<int>(d)) return static_cast<int>(d);
-  }
-  if (v.is_string()) {
+  if (v.is_number_integer()) {
+    // get<int> would wrap 4294967296 to 0: a wrong gold, silently.
+    if (v.is_number_unsigned() ? v.get<unsigned long long>() <= static_cast<unsigned long long>(std::numeric_limits<int>::max())
+                               : (v.get<long long>() >= std::numeric_limits<int>::min() &&
+                                  v.get<long long>() <= std::numeric_limits<int>::max()))
+      return v.get<int>();
+  } else if (v.is_number_float()) {
+    if (auto i = whole_int(v.get<double>())) return *i;
+  } else if (v.is_string()) {
     std::string s = text::trim(v.get<std::string>());
     try {
       size_t used = 0;
       double d = std::stod(s, &used);
-      if (used == s.size() && d == static_cast<int>(d)) return static_cast<int>(d);
+      if (used == s.size())
+        if (auto i = whole_int(d)) return *i;
     } catch (...) {
     }
   }

@@ -1,5 +1,6 @@
 #include "task_loader.h"
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -12,6 +13,7 @@
 #include "scorer.h"
 #include "util/error.h"
 #include "util/text.h"
+#include "yaml_file.h"
 
 namespace keval {
 namespace {
@@ -33,38 +35,10 @@ std::string suggestion(const std::string& name, const std::vector<std::string>& 
   return out;
 }
 
-YAML::Node parse_yaml(const std::string& path, const std::string& display) {
-  try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(fmt::format("{}: cannot read file", display));
-  } catch (const YAML::ParserException& e) {
-    throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", display, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
-}
-
-// Rejects duplicate keys in this map and every map nested in it (yaml-cpp keeps both).
-void check_duplicates(const YAML::Node& node, const std::string& display) {
-  if (node.IsMap()) {
-    std::map<std::string, int> seen;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      std::string key = it->first.Scalar();
-      int line = it->first.Mark().line + 1;
-      auto [pos, inserted] = seen.emplace(key, line);
-      if (!inserted)
-        throw InputError(fmt::format("{}:{}: duplicate key '{}' (first at line {})", display, line, key, pos->second));
-      check_duplicates(it->second, display);
-    }
-  } else if (node.IsSequence()) {
-    for (const auto& child : node) check_duplicates(child, display);
-  }
-}
-
 Entries read_entries(const std::string& path, const std::string& display, int depth) {
   if (depth > 8) throw InputError(fmt::format("{}: includes nest too deep (a cycle?)", display));
-  YAML::Node root = parse_yaml(path, display);
+  YAML::Node root = load_yaml_file(path, display, "task or group file");
   if (!root.IsMap()) throw InputError(fmt::format("{}:1: a task file must be a YAML mapping of keys", display));
-  check_duplicates(root, display);
   Entries own;
   for (auto it = root.begin(); it != root.end(); ++it)
     own[it->first.Scalar()] = Entry{it->second, display, it->first.Mark().line + 1};
@@ -74,8 +48,12 @@ Entries read_entries(const std::string& path, const std::string& display, int de
   std::string base_name = inc->second.value.Scalar();
   std::filesystem::path base_path = std::filesystem::path(path).parent_path() / base_name;
   std::string base_display = (std::filesystem::path(display).parent_path() / base_name).string();
-  if (!std::filesystem::exists(base_path))
+  std::error_code missing;
+  if (!std::filesystem::exists(base_path, missing))
     throw InputError(fmt::format("{}: included file '{}' not found", at(inc->second), base_name));
+  // Not a device or a pipe (/dev/zero, /dev/stdin): those would never end or would block.
+  if (!std::filesystem::is_regular_file(base_path, missing))
+    throw InputError(fmt::format("{}: included '{}' is not a regular file", at(inc->second), base_name));
   Entries merged = read_entries(base_path.string(), base_display, depth + 1);
   own.erase(inc);
   for (auto& [key, entry] : own) merged[key] = std::move(entry);
@@ -107,7 +85,7 @@ nlohmann::json yaml_to_json(const YAML::Node& node) {
       long long i = std::stoll(s, &used);
       if (used == s.size()) return i;
       double d = std::stod(s, &used);
-      if (used == s.size()) return d;
+      if (used == s.size() && std::isfinite(d)) return d;  // "nan" and "inf" stay text
     } catch (...) {
     }
     return s;

@@ -10,6 +10,7 @@
 #include "html.h"
 #include "util/error.h"
 #include "util/text.h"
+#include "yaml_file.h"
 
 namespace keval {
 namespace {
@@ -20,23 +21,6 @@ std::string did_you_mean(const std::string& name, const std::vector<std::string>
 }
 
 int line_of(const YAML::Node& node) { return node.Mark().line + 1; }
-
-// Rejects duplicate keys anywhere in the file (yaml-cpp would keep both and let one win).
-void check_duplicates(const YAML::Node& node, const std::string& path) {
-  if (node.IsMap()) {
-    std::map<std::string, int> seen;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      const int line = line_of(it->first);
-      auto [pos, inserted] = seen.emplace(key, line);
-      if (!inserted)
-        throw InputError(fmt::format("{}:{}: duplicate key '{}' (first at line {})", path, line, key, pos->second));
-      check_duplicates(it->second, path);
-    }
-  } else if (node.IsSequence()) {
-    for (const auto& child : node) check_duplicates(child, path);
-  }
-}
 
 double number_at(const YAML::Node& node, const std::string& path, const std::string& key) {
   if (!node.IsScalar()) throw InputError(fmt::format("{}:{}: '{}' must be a number", path, line_of(node), key));
@@ -78,16 +62,8 @@ std::string run_label(const RunRecord& r) { return fmt::format("{} ({})", r.name
 GateConfig load_gate_config(const std::string& path) {
   GateConfig config;
   config.path = path;
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(fmt::format("{}: cannot read the gate file", path));
-  } catch (const YAML::ParserException& e) {
-    throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+  const YAML::Node root = load_yaml_file(path, path, "gate file");
   if (!root.IsMap()) throw InputError(fmt::format("{}:1: a gate file is a mapping with 'alpha' and 'rules'", path));
-  check_duplicates(root, path);
   static const std::vector<std::string> k_top = {"alpha", "rules"};
   static const std::vector<std::string> k_rule = {"task", "metric", "max_drop", "min_value", "alpha"};
   for (auto it = root.begin(); it != root.end(); ++it) {

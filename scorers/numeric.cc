@@ -44,7 +44,11 @@ std::optional<double> cued_number(const std::string& text) {
   }
   if (const size_t hashes = text.rfind("####"); hashes != std::string::npos)
     if (auto v = normalize::parse_number(sentence_at(text, hashes + 4))) return v;
-  const std::string lower = text::lower(text);
+  // ASCII lower-casing only: the only cased cue is "answer", and positions found in `lower` are
+  // read back in `text`, so both must keep every byte where it is (Unicode lower-casing changes
+  // lengths: "Ⱥ" grows a byte, an invalid byte becomes a 3-byte U+FFFD).
+  std::string lower = text;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::optional<double> found;
   size_t found_at = 0;
   for (std::string_view cue : {"정답", "답", "answer", "결과"}) {

@@ -120,6 +120,17 @@ TEST(OpenAiFormat, LoglikelihoodRepliesAreMatchedByIndex) {
   EXPECT_EQ(null_inside.failure, FailureKind::malformed);
 }
 
+TEST(OpenAiFormat, LogprobsThatOverflowAreMalformedNotInfinite) {
+  Request r;
+  r.kind = RequestKind::loglikelihood;
+  r.context = "A";
+  r.continuations = {" x y"};
+  auto out = openai::parse_loglikelihood_response(R"({"choices": [{"index": 0, "logprobs": {"tokens": ["A", " x", " y"],
+      "token_logprobs": [null, -1.7e308, -1.7e308], "text_offset": [0, 1, 3]}}]})", r);
+  EXPECT_EQ(out.failure, FailureKind::malformed);
+  EXPECT_NE(out.message.find("finite"), std::string::npos) << out.message;
+}
+
 TEST(HttpEngine, RetryAfterInSecondsOrAsADate) {
   EXPECT_EQ(parse_retry_after("3", 0), 3.0);
   EXPECT_EQ(parse_retry_after(" 0 ", 0), 0.0);

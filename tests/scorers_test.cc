@@ -404,6 +404,18 @@ TEST(Numeric, ReadsTheAnswerWhereModelsPutIt) {
   EXPECT_FALSE(r.unparsed);
 }
 
+TEST(Numeric, CuePositionsSurviveTextWhoseLowerCaseChangesLength) {
+  // Found by the numeric_answer fuzzer: positions found in the Unicode-lower-cased text were read
+  // in the original, past its end when invalid bytes (each lower-cased to a 3-byte U+FFFD) or
+  // letters such as "Ⱥ" (2 bytes, 3 lower-cased) came first: std::out_of_range, an internal error.
+  auto scorer = make_scorer("numeric", {});
+  auto invalid = scorer->score(numeric_sample(5), generated(std::string(20, '\xFF') + " 답: 5"));
+  EXPECT_EQ(invalid.predicted_number, 5.0);
+  auto cased = scorer->score(numeric_sample(7), generated("ȺȺȺȺȺȺȺȺȺȺ 2개와 5개, 정답은 7개"));
+  EXPECT_EQ(cased.predicted_number, 7.0);
+  EXPECT_EQ(scorer->score(numeric_sample(12), generated("THE ANSWER IS 12, not 13")).values.at("acc"), 1.0);
+}
+
 TEST(Numeric, UnparsedTolerancesAndGold) {
   auto scorer = make_scorer("numeric", {});
   auto r = scorer->score(numeric_sample(3), generated("잘 모르겠습니다."));

@@ -137,6 +137,21 @@ TEST(TaskLoader, ErrorsInAnIncludedFileNameThatFile) {
   }
 }
 
+TEST(TaskLoader, NonFiniteOptionIsNotANumber) {
+  // "nan" read as a number made every tolerance comparison false; it stays text and is refused.
+  std::string numeric = replace(replace(k_valid, "scorer: multiple_choice", "scorer: numeric\nscorer_options: {tolerance: nan}"),
+                                "metrics: [acc, macro_f1]", "metrics: [acc]");
+  std::string e = error_of(numeric);
+  EXPECT_NE(e.find("tasks/t.yaml:"), std::string::npos) << e;
+  EXPECT_NE(e.find("tolerance"), std::string::npos) << e;
+}
+
+TEST(TaskLoader, AnchorsAreRefusedInTaskFiles) {
+  std::string e = error_of(replace(k_valid, "choice_labels: [\"1\", \"2\"]", "choice_labels: &labels [\"1\", \"2\"]"));
+  EXPECT_NE(e.find("tasks/t.yaml:13:"), std::string::npos) << e;
+  EXPECT_NE(e.find("anchors"), std::string::npos) << e;
+}
+
 TEST(TaskLoader, GroupFile) {
   ScratchDir dir;
   write_file(dir.path() / "g.yaml", "group: tiny\ntasks: [a, b]\naggregate: micro\n");

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend.h"
+#include "backends/exec_protocol.h"
 #include "secrets.h"
 #include "util/error.h"
 
@@ -223,40 +224,14 @@ private:
   // A reply for an outstanding id; false when the line is not a reply at all.
   bool handle_line(const std::string& line, std::unordered_map<std::string, size_t>& outstanding,
                    const std::function<void(size_t, Response)>& on_response, size_t& done) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception&) {
-      return false;
-    }
-    if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) return false;
-    auto it = outstanding.find(j["id"].get<std::string>());
+    std::optional<ExecReply> reply = parse_exec_reply(line, m_options.command);
+    if (!reply) return false;
+    auto it = outstanding.find(reply->id);
     if (it == outstanding.end()) return false;
     size_t index = it->second;
     outstanding.erase(it);
     ++done;
-    auto bad = [&](const std::string& why) {
-      on_response(index, Response::failed(FailureKind::malformed, fmt::format("exec program '{}': {}", m_options.command, why)));
-    };
-    if (j.contains("error")) {
-      on_response(index, Response::failed(FailureKind::backend, fmt::format("exec program '{}': {}", m_options.command,
-                                                                             j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump())));
-      return true;
-    }
-    Response r;
-    if (j.contains("text")) {
-      if (!j["text"].is_string()) return bad("'text' is not a string"), true;
-      r.text = j["text"].get<std::string>();
-    } else if (j.contains("logprobs")) {
-      if (!j["logprobs"].is_array()) return bad("'logprobs' is not a list"), true;
-      for (const auto& v : j["logprobs"]) {
-        if (!v.is_number()) return bad("'logprobs' holds a non-number"), true;
-        r.logprobs.push_back(v.get<double>());
-      }
-    } else {
-      return bad("a reply needs 'text', 'logprobs' or 'error'"), true;
-    }
-    on_response(index, std::move(r));
+    on_response(index, std::move(reply->response));
     return true;
   }
 

@@ -1,5 +1,7 @@
 #include "backends/openai_format.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 namespace keval::openai {
@@ -174,6 +176,10 @@ std::optional<double> continuation_logprob(const nlohmann::json& logprobs, std::
   }
   if (counted == 0) {
     *error = "no token of the reply lies in the continuation";
+    return std::nullopt;
+  }
+  if (!std::isfinite(sum)) {  // token log-probs near a double's limit add up to infinity
+    *error = "the continuation's log-probs do not add up to a finite number";
     return std::nullopt;
   }
   return sum;

@@ -14,8 +14,9 @@
 #include <fmt/format.h>
 
 #include "backend.h"
-#include "util/delimited.h"
+#include "json_line.h"
 #include "util/error.h"
+#include "util/line_reader.h"
 #include "util/text.h"
 
 namespace keval {
@@ -33,18 +34,11 @@ public:
     if (path.empty())
       throw InputError(judge ? "--judge-backend replay needs --judge-responses FILE.jsonl"
                              : "--backend replay needs --responses FILE.jsonl");
-    std::string content = read_file(path);
-    std::string_view rest = text::strip_bom(content);
-    size_t line_no = 0;
-    while (!rest.empty()) {
-      size_t end = rest.find('\n');
-      std::string_view line = rest.substr(0, end);
-      rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (text::trim(line).empty()) continue;
-      parse_line(line, line_no);
-    }
+    // Line by line with a cap on a line's length: a line of hundreds of MB fails at once.
+    LineReader reader(path);
+    std::string line;
+    while (reader.next(line))
+      if (!text::trim(line).empty()) parse_line(line, reader.line_number());
   }
 
   std::string kind() const override { return "replay"; }
@@ -64,12 +58,10 @@ public:
 private:
   void parse_line(std::string_view line, size_t line_no) {
     auto fail = [&](const std::string& why) { return InputError(fmt::format("{}:{}: {}", m_path, line_no, why)); };
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw fail(fmt::format("malformed JSON: {}", e.what()));
-    }
+    std::string error;
+    std::optional<nlohmann::json> parsed = parse_json_line(line, &error);
+    if (!parsed) throw fail(fmt::format("malformed JSON: {}", error));
+    nlohmann::json& j = *parsed;
     if (!j.is_object()) throw fail("expected a JSON object");
     static const std::set<std::string> allowed = {"task", "id", "response", "responses", "logprobs", "judge"};
     for (const auto& [key, value] : j.items())
@@ -102,7 +94,8 @@ private:
       if (!j["logprobs"].is_array()) throw fail("field 'logprobs' must be a list of numbers");
       std::vector<double> values;
       for (const auto& v : j["logprobs"]) {
-        if (!v.is_number()) throw fail("field 'logprobs' must be a list of numbers");
+        if (!is_logprob(v))
+          throw fail(fmt::format("field 'logprobs' must hold log-probabilities (finite numbers <= 0), not {}", v.dump()));
         values.push_back(v.get<double>());
       }
       entry.logprobs = std::move(values);

@@ -1,6 +1,7 @@
 // keval: evaluates and benchmarks LLMs on Korean. main() wires the commands; errors are caught
 // once here and turned into exit codes (docs/cli.md: 0 success, 1 check failed, 2 bad usage or input).
 #include <cstdio>
+#include <filesystem>
 #include <string_view>
 #include <vector>
 
@@ -76,6 +77,11 @@ int main(int argc, char** argv) {
   } catch (const CheckFailed& e) {
     fmt::print(stderr, "keval: {}\n", e.what());
     return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that the system refuses (too long, not allowed, not a directory):
+    // bad input, not a bug in keval.
+    fmt::print(stderr, "keval: error: {}: {}\n", e.path1().string(), e.code().message());
+    return 2;
   } catch (const std::exception& e) {
     fmt::print(stderr, "keval: internal error: {}\n", e.what());
     return 3;

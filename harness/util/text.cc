@@ -114,6 +114,16 @@ bool make_valid_utf8(std::string& s) {
   return true;
 }
 
+std::optional<size_t> first_invalid_utf8(std::string_view s) {
+  for (size_t pos = 0; pos < s.size();) {
+    const size_t start = pos;
+    bool invalid = false;
+    next_code_point(s, pos, invalid);
+    if (invalid) return start;
+  }
+  return std::nullopt;
+}
+
 std::string nfc(std::string_view s, bool* had_invalid) {
   std::string valid(s);
   const bool invalid = make_valid_utf8(valid);

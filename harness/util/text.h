@@ -2,6 +2,7 @@
 // UTF-8 helpers that know nothing of keval. Korean text is compared after NFC normalisation
 // and measured in code points, never bytes.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@ std::string nfc(std::string_view s, bool* had_invalid = nullptr);
 
 // Replaces invalid UTF-8 sequences with U+FFFD; returns true when any were replaced.
 bool make_valid_utf8(std::string& s);
+
+// Byte offset of the first invalid UTF-8 sequence; nullopt when `s` is valid UTF-8.
+std::optional<size_t> first_invalid_utf8(std::string_view s);
 
 // Decodes UTF-8 to code points (invalid bytes decode to U+FFFD).
 std::vector<char32_t> decode(std::string_view s);

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "normalize.h"
 #include "progress.h"
+#include "run_lock.h"
 #include "scorer.h"
 #include "util/error.h"
 #include "util/sha256.h"
@@ -461,6 +462,7 @@ RunSummary Runner::start(const RunOptions& options) {
   }
   config["name"] = run.name;
   run.config = config;
+  const RunLock lock(m_store.path(), run.id);  // held while this process writes the run
   m_store.create_run(run);
   return execute(run, options, false);
 }
@@ -469,7 +471,9 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
                           bool use_cache, const std::vector<std::string>& judge_headers) {
   auto found = m_store.find_run(id_or_name);
   if (!found) throw InputError(fmt::format("no run '{}' in {} (`keval runs` lists them)", id_or_name, m_store.path()));
-  RunRecord run = *found;
+  // Held while this process writes the run: a second resume of it is refused, not run twice.
+  const RunLock lock(m_store.path(), found->id);
+  RunRecord run = *m_store.find_run(found->id);  // as the previous holder left it
   const nlohmann::json& config = run.config;
   RunOptions options;
   for (const auto& t : config.at("tasks")) options.tasks.push_back(t.at("name"));
@@ -527,8 +531,9 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   // keep that a small share of the time.
   const size_t batch_size = std::max(options.batch_size, static_cast<size_t>(options.backend.concurrency) * 64);
 
+  // Every write of the run goes through the pacer: short transactions, none held while the
+  // backend waits, at most k_commit_interval of answers lost to a crash.
   CommitPacer pacer(m_store, options.commit_every);
-  auto stored = [&]() { pacer.wrote(); };
   RunSummary summary;
   std::unordered_map<std::string, Response> failures;
   // Sends `todo`'s requests for `turn`, a batch at a time, so a run of a million samples never
@@ -548,10 +553,9 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
             cache_key = response_cache_key(options.backend, *payload);
             if (auto hit = m_store.cache_get(cache_key); hit && hit->ok()) {
               hit->from_cache = true;
-              m_store.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
+              pacer.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
               answers[r.key] = std::move(*hit);
               progress.advance(1, task.config->name);
-              stored();
               continue;
             }
             // The backend sends this body as it is rather than serialising the request again.
@@ -564,8 +568,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
       std::span<const Request> batch(pending);
       backend->answer(batch, [&](size_t i, Response response) {
         const Request& r = batch[i];
-        m_store.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
-        if (response.ok() && !cache_keys[i].empty()) m_store.cache_put(cache_keys[i], response);
+        pacer.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
+        if (response.ok() && !cache_keys[i].empty()) pacer.cache_put(cache_keys[i], response);
         progress.advance(1, task.config->name);
         if (response.ok()) {
           answers[r.key] = std::move(response);
@@ -573,12 +577,10 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
           failures[r.key] = std::move(response);
           ++failed_now;
         }
-        stored();
         if (max_failures && failed_now > *max_failures) throw RunAborted{};
       });
     }
   };
-  m_store.begin();
   try {
     for (const auto& entry : task_list) {
       RunTask task;
@@ -603,8 +605,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
           for (const auto& s : task.samples) {
             StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
             if (score.status == "failed") ++summary.n_failed;
-            m_store.put_score(run.id, score);
-            stored();
+            pacer.put_score(run.id, std::move(score));
             // Scored: its response is no longer needed in memory.
             answers.erase(request_key(s.task, s.id, 0));
             failures.erase(request_key(s.task, s.id, 0));
@@ -643,7 +644,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
       TaskVerdicts verdicts;
       if (judge_backend && entry.contains("judge")) {
         protocol = make_judge_protocol(*task.config->judge, m_registry.judge_data(*task.config));
-        JudgePhase phase{m_store, run.id, *judge_backend, *options.judge, options.use_cache, progress, stored};
+        JudgePhase phase{m_store, run.id, *judge_backend, *options.judge, options.use_cache, progress, pacer};
         verdicts = judge_task(phase, *protocol, *task.config, task.samples, answer_texts);
       }
       // Score the task's samples from their responses, in the same transaction stream.
@@ -653,14 +654,13 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         if (protocol && score.status != "failed") add_judgement(*protocol, verdicts, s, *answer_texts(s), score);
         if (score.status == "failed") ++summary.n_failed;
         if (score.status == "judge_failed") ++summary.n_judge_failed;
-        m_store.put_score(run.id, score);
-        stored();
+        pacer.put_score(run.id, std::move(score));
       }
     }
-    m_store.commit();
+    pacer.flush();
   } catch (const RunAborted&) {
     // What was answered stays stored: `--resume` continues from it.
-    m_store.commit();
+    pacer.flush();
     progress.finish();
     m_store.set_run_status(run.id, "aborted");
     const Response* last = nullptr;
@@ -671,23 +671,25 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
                                   last ? fmt::format(" (e.g. {}: {})", to_string(last->failure), last->message) : "",
                                   run.id, m_store.path()));
   } catch (...) {
-    m_store.rollback();
+    // What was answered stays stored, when the store still takes writes (the failure may be
+    // the store's own: a full disk); the first failure is the one reported.
+    try {
+      pacer.flush();
+    } catch (...) {
+    }
     progress.finish();
-    m_store.set_run_status(run.id, "failed");
+    try {
+      m_store.set_run_status(run.id, "failed");
+    } catch (...) {
+    }
     throw;
   }
   progress.finish();
 
   // Task and group results from the stored scores, in one transaction.
-  m_store.begin();
-  try {
-    summary.results = compute_results(m_store, run);
-    m_store.put_task_results(run.id, summary.results);
-    m_store.commit();
-  } catch (...) {
-    m_store.rollback();
-    throw;
-  }
+  // Computed before the write lock is taken, so it is held only while the rows are written.
+  summary.results = compute_results(m_store, run);
+  m_store.transaction([&] { m_store.put_task_results(run.id, summary.results); });
   // Failed samples (and judge failures) leave the run incomplete: `--resume` retries them.
   m_store.set_run_status(run.id, summary.n_failed || summary.n_judge_failed ? "incomplete" : "complete");
   summary.run = *m_store.find_run(run.id);

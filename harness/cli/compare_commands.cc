@@ -17,7 +17,7 @@ namespace {
 
 Store open_database(const std::string& db) {
   if (!std::filesystem::exists(db)) throw InputError(fmt::format("no keval database at {}", db));
-  return Store(db, false);
+  return Store(db, StoreAccess::read_only);
 }
 
 RunRecord find_run_or_fail(Store& store, const std::string& run, const std::string& db, const char* role) {

@@ -96,7 +96,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
                          "--max-tokens, --temperature and --keep-think");
       if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
-      Store store(o->db, false);
+      Store store(o->db, StoreAccess::read_write);
       TaskRegistry registry(global.paths());
       if (!o->judge_backend.empty() || !o->judge_model.empty() || !o->judge_base_urls.empty() ||
           !o->judge_responses.empty() || !o->judge_command.empty())
@@ -153,9 +153,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       registry.resolve(options.tasks);
       make_backend(options.backend);
       if (options.judge) make_backend(*options.judge);
-      auto parent = std::filesystem::path(o->db).parent_path();
-      if (!parent.empty()) std::filesystem::create_directories(parent);
-      Store store(o->db, true);
+      Store store(o->db, StoreAccess::create);  // creates the parent directories too
       summary = Runner(registry, store).start(options);
     }
     if (o->json) {

@@ -352,6 +352,12 @@ bool access_denied(const std::string& path) {
   return ::access(path.c_str(), W_OK) != 0 || ::access(dir.c_str(), W_OK) != 0;
 }
 
+[[noreturn]] void throw_read_only(const std::string& path) {
+  throw InputError(fmt::format("{} is read-only (the file or its directory cannot be written); this command writes "
+                               "into it, the read-only commands (runs, results, compare, gate, report) do not",
+                               path));
+}
+
 // A macro so that statements stay single literals (the statement cache is keyed by address).
 #define KEVAL_RUN_COLUMNS                                                                          \
   "id, name, model, backend, config_json, config_hash, keval_version, task_versions_json, status, " \
@@ -416,8 +422,14 @@ std::string utc_now_iso8601() {
 
 Store::Store(const std::string& path, StoreAccess access) : m_path(path) {
   try {
-    if (access == StoreAccess::read_only) open_read_only();
-    else open_for_writing(access);
+    try {
+      if (access == StoreAccess::read_only) open_read_only();
+      else open_for_writing(access);
+    } catch (const NeedsRecovery&) {
+      throw InputError(fmt::format("cannot read {}: SQLite needs write access to it and its directory to recover "
+                                   "it (a writer was killed)",
+                                   m_path));
+    }
   } catch (...) {
     for (auto& [sql, stmt] : m_statements) sqlite3_finalize(stmt);
     m_statements.clear();
@@ -428,30 +440,13 @@ Store::Store(const std::string& path, StoreAccess access) : m_path(path) {
 }
 
 // Reads without writing a byte, so a database on read-only media, or a file only readable by
-// this user, still answers. A database closed cleanly has no -wal beside it; when its
-// directory is read-only SQLite cannot create one, and the file is opened as immutable (nothing
-// can be writing it). A -wal left beside it is read through the normal read-only connection,
-// since immutable would skip its committed rows.
+// this user, still answers.
 void Store::open_read_only() {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(m_path, ec) && !ec) throw InputError("no keval database at " + m_path);
-  Inspection found;
-  m_db = open_connection(m_path, SQLITE_OPEN_READONLY);
-  try {
-    found = inspect(m_db, m_path);
-  } catch (const NeedsRecovery&) {
-    sqlite3_close(m_db);
-    m_db = nullptr;
-    if (nonempty_file(m_path + "-wal")) {
-      throw InputError(fmt::format("cannot read {}: its write-ahead log {}-wal holds changes that need write access "
-                                   "to the file's directory to be read (a run was killed); run any keval command "
-                                   "on it where it is writable first",
-                                   m_path, m_path));
-    }
-    m_db = open_connection(m_path, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, file_uri(m_path, "immutable=1"));
-    found = inspect(m_db, m_path);
-  }
+  m_db = open_read_only_connection(m_path);
+  const Inspection found = inspect(m_db, m_path);
   if (check_inspection(found, m_path)) throw InputError("no keval database at " + m_path + " (the file is empty)");
   if (*found.schema_version < k_schema_version) read_older_schema();
 }
@@ -465,6 +460,11 @@ void Store::open_for_writing(StoreAccess access) {
   if (exists) {
     // Look before touching: a read-only connection cannot alter someone else's file.
     Inspection found;
+    if (access_denied(m_path)) {
+      Connection ro(open_read_only_connection(m_path), &sqlite3_close);
+      check_inspection(inspect(ro.get(), m_path), m_path); // a foreign or newer file is said so first
+      throw_read_only(m_path);
+    }
     try {
       Connection ro(open_connection(m_path, SQLITE_OPEN_READONLY), &sqlite3_close);
       found = inspect(ro.get(), m_path);
@@ -482,9 +482,7 @@ void Store::open_for_writing(StoreAccess access) {
 
   m_db = open_connection(m_path, SQLITE_OPEN_READWRITE | (access == StoreAccess::create ? SQLITE_OPEN_CREATE : 0));
   // SQLite opens a file it may not write read-only without saying so.
-  if (sqlite3_db_readonly(m_db, "main") == 1 || (exists && access_denied(m_path))) {
-    throw InputError(fmt::format("{} is read-only; this command writes into it", m_path));
-  }
+  if (sqlite3_db_readonly(m_db, "main") == 1) throw_read_only(m_path);
   exec("PRAGMA foreign_keys=ON");
   exec("PRAGMA synchronous=NORMAL");
   if (!fresh) check_integrity();
@@ -1013,6 +1011,33 @@ void CommitPacer::timer_loop() {
     lock.lock();
   }
 }
+
+// A database closed cleanly has no -wal beside it; when its directory is read-only SQLite
+// cannot create one (nor the -shm), and the file is opened as immutable: nothing can be writing
+// it. A -wal left beside it is read through the normal read-only connection, since immutable
+// would skip the committed rows it holds.
+sqlite3* open_read_only_connection(const std::string& path) {
+  constexpr const char* k_probe = "SELECT count(*) FROM sqlite_master";
+  Connection db(open_connection(path, SQLITE_OPEN_READONLY), &sqlite3_close);
+  if (sqlite3_exec(db.get(), k_probe, nullptr, nullptr, nullptr) == SQLITE_OK) return db.release();
+  const int code = sqlite3_extended_errcode(db.get()) & 0xff;
+  if (code == SQLITE_NOTADB) throw InputError(path + " is not a keval database (not SQLite)");
+  if (code != SQLITE_READONLY && code != SQLITE_CANTOPEN) throw_sqlite(db.get(), path, k_probe);
+  if (nonempty_file(path + "-wal")) {
+    throw InputError(fmt::format("cannot read {}: its write-ahead log {}-wal holds changes that need write access to "
+                                 "the directory to be read (a writer was killed); open it once where it is writable",
+                                 path, path));
+  }
+  db.reset(open_connection(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, file_uri(path, "immutable=1")));
+  if (sqlite3_exec(db.get(), k_probe, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if ((sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_NOTADB)
+      throw InputError(path + " is not a keval database (not SQLite)");
+    throw_sqlite(db.get(), path, k_probe);
+  }
+  return db.release();
+}
+
+void throw_sqlite_error(sqlite3* db, const std::string& path, std::string_view what) { throw_sqlite(db, path, what); }
 
 #undef KEVAL_RUN_COLUMNS
 

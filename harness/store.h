@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -212,5 +213,12 @@ private:
 };
 
 std::string utc_now_iso8601();
+
+// A read-only connection to an existing database as Store opens one for reading (immutable on
+// read-only media), for readers that run their own bulk queries. Close it with sqlite3_close.
+sqlite3* open_read_only_connection(const std::string& path);
+// Throws what a failed SQLite call on `db` means for `path`: InputError when the file or its
+// environment is at fault (damaged, full, read-only, locked), runtime_error otherwise.
+[[noreturn]] void throw_sqlite_error(sqlite3* db, const std::string& path, std::string_view what);
 
 } // namespace keval

@@ -34,12 +34,7 @@ using html::escape;
 class Reader {
 public:
   explicit Reader(const std::string& path) : m_path(path) {
-    if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-      std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
-      sqlite3_close(m_db);
-      throw InputError(fmt::format("{}: cannot open for reading: {}", path, message));
-    }
-    sqlite3_busy_timeout(m_db, 5000);
+    m_db = open_read_only_connection(path);  // as the store reads: works on read-only media
     m_scores = prepare("SELECT sample_id, status, extracted, score_json FROM scores WHERE run_id = ?1 AND task = ?2 "
                        "ORDER BY rowid");
     m_responses = prepare("SELECT sample_id, turn, status, text, logprobs_json, failure_kind, failure_message "
@@ -61,7 +56,7 @@ public:
     sqlite3_bind_text(statement, 2, task.c_str(), static_cast<int>(task.size()), SQLITE_TRANSIENT);
     int rc;
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) row(statement);
-    if (rc != SQLITE_DONE) throw std::runtime_error(fmt::format("{}: SQLite error: {}", m_path, sqlite3_errmsg(m_db)));
+    if (rc != SQLITE_DONE) throw_sqlite_error(m_db, m_path, sqlite3_sql(statement));  // damaged: exit 2
   }
 
   sqlite3_stmt* scores() { return m_scores; }

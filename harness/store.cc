@@ -421,6 +421,8 @@ std::string utc_now_iso8601() {
 }
 
 Store::Store(const std::string& path, StoreAccess access) : m_path(path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path + " is a directory, not a keval database");
   try {
     try {
       if (access == StoreAccess::read_only) open_read_only();

@@ -484,6 +484,44 @@ TEST_F(StorageFiles, ReadOnlyFileIsReadAndNeverWritten) {
   EXPECT_TRUE(file_bytes(db()) == before);
 }
 
+// A writer killed mid-run leaves committed rows in FILE-wal. On read-only media the readers see
+// them while FILE-shm is there too; without it SQLite cannot read the log, and keval says so.
+TEST(StorageReadOnly, KilledWritersLogOnReadOnlyMedia) {
+  if (geteuid() != 0) GTEST_SKIP() << "a read-only bind mount needs root";
+  ScratchDir dir;
+  make_task(dir, 200);
+  const std::string media = dir / "media";
+  fs::create_directories(media);
+  const std::string db = media + "/keval.db";
+  const std::string log = dir / "answered.log";
+  const pid_t pid = spawn_keval(task_dirs(dir) + "run --backend exec --cmd " + shell_quote(slow_model(dir, 0.01, log)) +
+                                    " --tasks st_mc --no-progress --db " + shell_quote(db),
+                                dir / "run.err");
+  ASSERT_TRUE(wait_until([&] { return line_count(log) >= 30; })) << slurp(dir / "run.err");
+  kill(pid, SIGKILL);
+  wait_exit(pid);
+  ASSERT_TRUE(fs::exists(db + "-wal") && fs::file_size(db + "-wal") > 0);
+  {
+    ReadOnlyMount mounted(media);
+    ASSERT_TRUE(mounted.mounted());
+    auto r = run_keval("runs --json --db " + shell_quote(db));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)[0]["status"], "running");
+  }
+  fs::remove(db + "-shm");
+  {
+    ReadOnlyMount mounted(media);
+    ASSERT_TRUE(mounted.mounted());
+    auto r = run_keval("runs --json --db " + shell_quote(db));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("its write-ahead log " + db + "-wal holds changes"), std::string::npos) << r.err;
+  }
+  // Where it is writable, the same reader recovers the log and sees the committed rows.
+  auto r = run_keval("runs --json --db " + shell_quote(db));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(query_int(db, "SELECT count(*) FROM responses"), 20);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A full disk (a tmpfs of 384 KiB, mounted when root may): exit 2 naming the file, and the
 // database keeps whole transactions only, so the run resumes elsewhere to the full count.

@@ -10,6 +10,7 @@
 #include "judging.h"
 #include "normalize.h"
 #include "progress.h"
+#include "run_lock.h"
 #include "store.h"
 #include "util/error.h"
 
@@ -103,6 +104,8 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
     const std::vector<Sample> samples = registry.samples(*task, std::nullopt, std::nullopt);
 
     Progress progress(4 * samples.size(), !o->no_progress && Progress::stderr_is_terminal());
+    // The verdicts are stored under run A: not while another process writes that run.
+    const RunLock lock(o->db, runs[0].id);
     CommitPacer pacer(store, 64);
     JudgePhase phase{store, runs[0].id, *backend, o->judge, !o->no_cache, progress, pacer};
     PairwiseResult result;

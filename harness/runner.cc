@@ -455,15 +455,22 @@ RunSummary Runner::start(const RunOptions& options) {
       throw InputError(fmt::format("a run named '{}' already exists in {} (id {}); continue it with `keval run --resume {}` "
                                    "or choose another --name", options.name, m_store.path(), existing->id, options.name));
     run.name = options.name;
-  } else {
-    std::string base = default_name(options.backend);
-    run.name = base;
-    for (int i = 2; m_store.find_run(run.name); ++i) run.name = fmt::format("{}-{}", base, i);
   }
-  config["name"] = run.name;
-  run.config = config;
   const RunLock lock(m_store.path(), run.id);  // held while this process writes the run
-  m_store.create_run(run);
+  if (!options.name.empty()) {
+    config["name"] = run.name;
+    run.config = config;
+    m_store.create_run(run);
+  } else {
+    // The first free default name; another process starting a run now may take one first.
+    const std::string base = default_name(options.backend);
+    for (int i = 1;; ++i) {
+      run.name = i == 1 ? base : fmt::format("{}-{}", base, i);
+      config["name"] = run.name;
+      run.config = config;
+      if (!m_store.find_run(run.name) && m_store.try_create_run(run)) break;
+    }
+  }
   return execute(run, options, false);
 }
 

@@ -592,6 +592,10 @@ void Store::upgrade() {
 }
 
 void Store::create_run(const RunRecord& run) {
+  if (!try_create_run(run)) throw InputError(fmt::format("a run named {} already exists in {}", run.name, m_path));
+}
+
+bool Store::try_create_run(const RunRecord& run) {
   const Guard guard(m_mutex);
   Query q(prepare("INSERT INTO runs(id, name, model, backend, config_json, config_hash, keval_version, "
                   "task_versions_json, status, created_at, updated_at, finished_at) "
@@ -610,12 +614,10 @@ void Store::create_run(const RunRecord& run) {
       .text_or_null(run.updated_at)
       .text_or_null(run.finished_at);
   const int rc = q.step_code();
-  if (rc == SQLITE_DONE) return;
+  if (rc == SQLITE_DONE) return true;
   if (sqlite3_extended_errcode(m_db) == SQLITE_CONSTRAINT_UNIQUE) {
     const std::string_view message = sqlite3_errmsg(m_db);
-    if (message.find("runs.name") != std::string_view::npos) {
-      throw InputError(fmt::format("a run named {} already exists in {}", run.name, m_path));
-    }
+    if (message.find("runs.name") != std::string_view::npos) return false;
   }
   if (sqlite3_extended_errcode(m_db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
     throw InputError(fmt::format("a run with id {} already exists in {}", run.id, m_path));

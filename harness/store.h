@@ -109,7 +109,10 @@ public:
   static constexpr int k_busy_timeout_ms = 30000;
 
   // Runs.
-  void create_run(const RunRecord& run);
+  void create_run(const RunRecord& run);  // InputError when the name is taken
+  // False, storing nothing, when another run has the name (checked and stored as one step, so
+  // two processes cannot both take it).
+  bool try_create_run(const RunRecord& run);
   // By id, then by name; nullopt when neither matches.
   std::optional<RunRecord> find_run(const std::string& id_or_name);
   std::vector<RunRecord> list_runs();          // newest first

@@ -200,6 +200,23 @@ TEST(StorageConcurrency, RunsAndReadersShareOneDatabase) {
   EXPECT_EQ(compare.exit_code, 0) << compare.err;
 }
 
+// Two runs started at the same moment into a database that does not exist yet: one creates it,
+// and each takes its own default name (named by start time to the second, so they collide).
+TEST(StorageConcurrency, TwoRunsStartedTogetherIntoANewDatabase) {
+  ScratchDir dir;
+  make_task(dir, 50);
+  for (int round = 0; round < 4; ++round) {
+    const std::string db = dir / ("new" + std::to_string(round) + ".db");
+    const std::string args = task_dirs(dir) + "run --backend random --tasks st_mc --no-progress --db " + shell_quote(db);
+    const pid_t a = spawn_keval(args, dir / "a.err");
+    const pid_t b = spawn_keval(args, dir / "b.err");
+    EXPECT_EQ(wait_exit(a), 0) << slurp(dir / "a.err");
+    EXPECT_EQ(wait_exit(b), 0) << slurp(dir / "b.err");
+    EXPECT_EQ(query_int(db, "SELECT count(DISTINCT name) FROM runs WHERE status = 'complete'"), 2);
+    EXPECT_EQ(query_int(db, "SELECT count(*) FROM scores"), 100);
+  }
+}
+
 // A second --resume of a running run is refused, naming the process; once that process is
 // killed (-9, so it never released anything itself), the run resumes and counts each sample once.
 TEST(StorageRunLock, SecondResumeOfARunningRunIsRefusedAndAKilledHolderDoesNotBlock) {

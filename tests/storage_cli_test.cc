@@ -461,20 +461,24 @@ TEST_F(StorageFiles, ReadOnlyMediaAreReadAndNeverWritten) {
   fs::copy_file(db(), copy);
   ASSERT_FALSE(fs::exists(db() + "-wal")) << "the runs closed the database cleanly";
   ReadOnlyMount mounted(media);
+  std::string user;  // without a mount: a read-only directory, for a user its mode binds
   if (!mounted.mounted()) {
+    fs::permissions(m_dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                      fs::perms::others_all);  // the report is written here
     fs::permissions(copy, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     fs::permissions(media, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
                                fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+    user = as_ordinary_user();
   }
   const std::string before = file_bytes(copy);
   for (const auto& command : read_commands(copy)) {
-    auto r = run_keval(task_dirs(m_dir) + command);
+    auto r = run_keval(task_dirs(m_dir) + command, user);
     EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.err;
   }
   EXPECT_FALSE(fs::exists(copy + "-wal") || fs::exists(copy + "-shm"));
   EXPECT_TRUE(file_bytes(copy) == before);
   for (const auto& command : write_commands(copy)) {
-    auto r = run_keval(task_dirs(m_dir) + command);
+    auto r = run_keval(task_dirs(m_dir) + command, user);
     EXPECT_EQ(r.exit_code, 2) << command << "\n" << r.err;
     EXPECT_NE(r.err.find(copy + " is read-only"), std::string::npos) << command << "\n" << r.err;
   }
@@ -521,7 +525,7 @@ TEST(StorageReadOnly, KilledWritersLogOnReadOnlyMedia) {
   ASSERT_TRUE(fs::exists(db + "-wal") && fs::file_size(db + "-wal") > 0);
   {
     ReadOnlyMount mounted(media);
-    ASSERT_TRUE(mounted.mounted());
+    if (!mounted.mounted()) GTEST_SKIP() << "a read-only bind mount is not allowed here";
     auto r = run_keval("runs --json --db " + shell_quote(db));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)[0]["status"], "running");
@@ -529,7 +533,7 @@ TEST(StorageReadOnly, KilledWritersLogOnReadOnlyMedia) {
   fs::remove(db + "-shm");
   {
     ReadOnlyMount mounted(media);
-    ASSERT_TRUE(mounted.mounted());
+    ASSERT_TRUE(mounted.mounted());  // it was a moment ago
     auto r = run_keval("runs --json --db " + shell_quote(db));
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("its write-ahead log " + db + "-wal holds changes"), std::string::npos) << r.err;

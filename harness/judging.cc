@@ -56,7 +56,6 @@ void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts,
           if (auto hit = phase.store.cache_get(cache_key); hit && hit->ok() && readable(*hit)) {
             on_answer(r, *hit, true, round);
             phase.progress.advance(1, r.task->name + " (judge)");
-            phase.stored();
             continue;
           }
           // The backend sends this body as it is rather than serialising the request again.
@@ -70,12 +69,11 @@ void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts,
     phase.backend.answer(batch, [&](size_t i, Response response) {
       const Request& r = batch[i];
       const bool ok = response.ok() && readable(response);
-      if (ok && !cache_keys[i].empty() && !response.from_cache) phase.store.cache_put(cache_keys[i], response);
+      if (ok && !cache_keys[i].empty() && !response.from_cache) phase.writes.cache_put(cache_keys[i], response);
       on_answer(r, response, ok, round);
       // A failed request was already retried by the engine; an unreadable verdict is asked again.
       if (response.ok() && !ok) again.push_back(r);
       phase.progress.advance(1, r.task->name + " (judge)");
-      phase.stored();
     });
     requests = std::move(again);
   }
@@ -85,6 +83,7 @@ TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const 
                         const std::vector<Sample>& samples, const AnswersOf& answers_of) {
   TaskVerdicts out;
   std::map<std::string, int> next_attempt;  // attempts are numbered on from what a killed run stored
+  phase.writes.flush();  // what this process wrote reads back below
   for (const auto& j : phase.store.load_judgements(phase.run_id, task.name)) {
     const std::string key = verdict_key(j.task, j.sample_id, j.turn);
     next_attempt[key] = std::max(next_attempt[key], j.attempt + 1);
@@ -119,7 +118,7 @@ TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const 
           out.unreadable.erase(r.key);  // this attempt failed outright: no verdict to count
           out.failures[r.key] = fmt::format("judge request failed ({}): {}", to_string(response.failure), response.message);
         }
-        phase.store.put_judgement(phase.run_id, j, judge_request_json(r));
+        phase.writes.put_judgement(phase.run_id, std::move(j), judge_request_json(r));
       });
   return out;
 }

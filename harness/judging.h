@@ -26,7 +26,7 @@ struct JudgePhase {
   const BackendOptions& options;  // the judge's: kind and model key its cache entries
   bool use_cache = true;
   Progress& progress;
-  std::function<void()> stored;   // called after each write (batches the transactions)
+  CommitPacer& writes;            // every verdict and cache entry is written through it
 };
 
 struct TaskVerdicts {

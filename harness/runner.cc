@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "normalize.h"
 #include "progress.h"
+#include "run_lock.h"
 #include "scorer.h"
 #include "util/error.h"
 #include "util/sha256.h"
@@ -642,15 +643,23 @@ RunSummary Runner::start(const RunOptions& options) {
       throw InputError(fmt::format("a run named '{}' already exists in {} (id {}); continue it with `keval run --resume {}` "
                                    "or choose another --name", options.name, m_store.path(), existing->id, options.name));
     run.name = options.name;
+  }
+  const RunLock lock(m_store.path(), run.id);  // held while this process writes the run
+  if (!options.name.empty()) {
+    config["name"] = run.name;
+    run.config = config;
+    m_store.create_run(run);
   } else {
+    // The first free default name; another process starting a run now may take one first.
     std::string base = default_name(options.backend);
     if (options.shard) base += fmt::format("-shard{}of{}", options.shard->index, options.shard->count);
-    run.name = base;
-    for (int i = 2; m_store.find_run(run.name); ++i) run.name = fmt::format("{}-{}", base, i);
+    for (int i = 1;; ++i) {
+      run.name = i == 1 ? base : fmt::format("{}-{}", base, i);
+      config["name"] = run.name;
+      run.config = config;
+      if (!m_store.find_run(run.name) && m_store.try_create_run(run)) break;
+    }
   }
-  config["name"] = run.name;
-  run.config = config;
-  m_store.create_run(run);
   return execute(run, options, false);
 }
 
@@ -658,7 +667,9 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
                           bool use_cache, const std::vector<std::string>& judge_headers) {
   auto found = m_store.find_run(id_or_name);
   if (!found) throw InputError(fmt::format("no run '{}' in {} (`keval runs` lists them)", id_or_name, m_store.path()));
-  RunRecord run = *found;
+  // Held while this process writes the run: a second resume of it is refused, not run twice.
+  const RunLock lock(m_store.path(), found->id);
+  RunRecord run = *m_store.find_run(found->id);  // as the previous holder left it
   const nlohmann::json& config = run.config;
   RunOptions options;
   for (const auto& t : config.at("tasks")) options.tasks.push_back(t.at("name"));
@@ -749,8 +760,9 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   };
   // Cached answers are keyed by the identity the server reported when the run was planned.
   const BackendOptions cache_identity = with_identity(options.backend, run.config.at("backend"));
+  // Every write of the run goes through the pacer: short transactions, none held while the
+  // backend waits, at most k_commit_interval of answers lost to a crash.
   CommitPacer pacer(m_store, options.commit_every);
-  auto stored = [&]() { pacer.wrote(); };
   std::unordered_map<std::string, Response> failures;
   // Sends `todo`'s requests for `turn`, a batch at a time, so a run of a million samples never
   // holds a million prompts twice; answers from the cache or the backend land in `answers`.
@@ -769,10 +781,9 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
             cache_key = response_cache_key(cache_identity, *payload);
             if (auto hit = m_store.cache_get(cache_key); hit && hit->ok()) {
               hit->from_cache = true;
-              m_store.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
+              pacer.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
               answers[r.key] = std::move(*hit);
               progress.advance(1, task.config->name);
-              stored();
               continue;
             }
             // The backend sends this body as it is rather than serialising the request again.
@@ -785,8 +796,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
       std::span<const Request> batch(pending);
       backend->answer(batch, [&](size_t i, Response response) {
         const Request& r = batch[i];
-        m_store.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
-        if (response.ok() && !cache_keys[i].empty()) m_store.cache_put(cache_keys[i], response);
+        pacer.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
+        if (response.ok() && !cache_keys[i].empty()) pacer.cache_put(cache_keys[i], response);
         progress.advance(1, task.config->name);
         if (response.ok()) {
           answers[r.key] = std::move(response);
@@ -794,12 +805,10 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
           failures[r.key] = std::move(response);
           ++failed_now;
         }
-        stored();
         if (max_failures && failed_now > *max_failures) throw RunAborted{};
       });
     }
   };
-  m_store.begin();
   try {
     for (const auto& entry : task_list) {
       RunTask task;
@@ -825,8 +834,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
           for (const auto& s : task.samples) {
             StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
             if (score.status == "failed") ++summary.n_failed;
-            m_store.put_score(run.id, score);
-            stored();
+            pacer.put_score(run.id, std::move(score));
             // Scored: its response is no longer needed in memory.
             answers.erase(request_key(s.task, s.id, 0));
             failures.erase(request_key(s.task, s.id, 0));
@@ -870,7 +878,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
       if (judge_backend && entry.contains("judge")) {
         protocol = make_judge_protocol(*task.config->judge, m_registry.judge_data(*task.config));
         const BackendOptions judge_identity = with_identity(*options.judge, run.config.at("judge"));
-        JudgePhase phase{m_store, run.id, *judge_backend, judge_identity, options.use_cache, progress, stored};
+        JudgePhase phase{m_store, run.id, *judge_backend, judge_identity, options.use_cache, progress, pacer};
         verdicts = judge_task(phase, *protocol, *task.config, task.samples, answer_texts);
       }
       // Score the task's samples from their responses, in the same transaction stream.
@@ -881,14 +889,13 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
         if (score.status == "failed") ++summary.n_failed;
         if (score.status == "judge_failed" || score.score.value("meta", nlohmann::json::object()).contains("judge_failed_turns"))
           ++summary.n_judge_failed;
-        m_store.put_score(run.id, score);
-        stored();
+        pacer.put_score(run.id, std::move(score));
       }
     }
-    m_store.commit();
+    pacer.flush();
   } catch (const RunAborted&) {
     // What was answered stays stored: `--resume` continues from it.
-    m_store.commit();
+    pacer.flush();
     progress.finish();
     m_store.set_run_status(run.id, "aborted");
     const Response* last = nullptr;
@@ -899,23 +906,25 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
                                   last ? fmt::format(" (e.g. {}: {})", to_string(last->failure), last->message) : "",
                                   run.id, m_store.path()));
   } catch (...) {
-    m_store.rollback();
+    // What was answered stays stored, when the store still takes writes (the failure may be
+    // the store's own: a full disk); the first failure is the one reported.
+    try {
+      pacer.flush();
+    } catch (...) {
+    }
     progress.finish();
-    m_store.set_run_status(run.id, "failed");
+    try {
+      m_store.set_run_status(run.id, "failed");
+    } catch (...) {
+    }
     throw;
   }
   progress.finish();
 
   // Task and group results from the stored scores, in one transaction.
-  m_store.begin();
-  try {
-    summary.results = compute_results(m_store, run);
-    m_store.put_task_results(run.id, summary.results);
-    m_store.commit();
-  } catch (...) {
-    m_store.rollback();
-    throw;
-  }
+  // Computed before the write lock is taken, so it is held only while the rows are written.
+  summary.results = compute_results(m_store, run);
+  m_store.transaction([&] { m_store.put_task_results(run.id, summary.results); });
   // Failed samples (and judge failures) leave the run incomplete: `--resume` retries them.
   m_store.set_run_status(run.id, summary.n_failed || summary.n_judge_failed ? "incomplete" : "complete");
   summary.run = *m_store.find_run(run.id);

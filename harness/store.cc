@@ -4,11 +4,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <ctime>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <utility>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -19,7 +24,6 @@ namespace {
 
 constexpr int k_application_id = 0x6B45564C; // "kEVL": marks the file as keval's
 constexpr long long k_schema_version = 2;
-constexpr int k_busy_timeout_ms = 5000;
 
 // Schema 2 added the judge's verdicts (every attempt kept) and the count of judge failures.
 #define KEVAL_JUDGEMENTS_TABLE                                                                   \
@@ -98,8 +102,37 @@ CREATE TABLE task_results(
 CREATE TABLE cache(key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
 )sql" KEVAL_JUDGEMENTS_TABLE;
 
+// A failure of the file or its environment is the user's to fix (InputError, exit 2); anything
+// else (a statement keval got wrong) is a bug.
+[[noreturn]] void throw_sqlite_code(int code, const std::string& detail, const std::string& path, std::string_view sql) {
+  switch (code & 0xff) {
+  case SQLITE_FULL:
+    throw InputError(fmt::format("{}: the disk is full ({}); the write that failed was not kept", path, detail));
+  case SQLITE_IOERR:
+    throw InputError(fmt::format("{}: input/output error ({}); the write that failed was not kept", path, detail));
+  case SQLITE_READONLY:
+    throw InputError(fmt::format("{} is read-only ({}); this command writes into it (and beside it: -wal, -shm)",
+                                 path, detail));
+  case SQLITE_CORRUPT:
+  case SQLITE_NOTADB:
+    throw InputError(fmt::format("{} is damaged ({}); restore it from a copy", path, detail));
+  case SQLITE_CANTOPEN:
+  case SQLITE_PERM:
+  case SQLITE_AUTH:
+    throw InputError(fmt::format("cannot open {} ({})", path, detail));
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    throw InputError(fmt::format("{} stayed locked by another process for {} s ({})", path,
+                                 Store::k_busy_timeout_ms / 1000, detail));
+  case SQLITE_TOOBIG:
+    throw InputError(fmt::format("{}: a value is too large for SQLite ({})", path, detail));
+  default:
+    throw std::runtime_error(fmt::format("{}: SQLite error: {} (in: {})", path, detail, sql));
+  }
+}
+
 [[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, std::string_view sql) {
-  throw std::runtime_error(fmt::format("{}: SQLite error: {} (in: {})", path, sqlite3_errmsg(db), sql));
+  throw_sqlite_code(sqlite3_extended_errcode(db), sqlite3_errmsg(db), path, sql);
 }
 
 // Storage must never fail over a stray byte in a model's output, so invalid UTF-8 is replaced.
@@ -111,7 +144,7 @@ nlohmann::json parse_json(std::string_view text, const std::string& path, const 
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(fmt::format("{}: corrupt JSON in {}: {}", path, what, e.what()));
+    throw InputError(fmt::format("{} is damaged: corrupt JSON in {}: {}", path, what, e.what()));
   }
 }
 
@@ -128,13 +161,13 @@ nlohmann::json logprobs_to_json(const std::vector<double>& logprobs) {
 
 std::vector<double> logprobs_from_json(const nlohmann::json& j, const std::string& path) {
   std::vector<double> out;
-  if (!j.is_array()) throw std::runtime_error(path + ": corrupt logprobs (not an array)");
+  if (!j.is_array()) throw InputError(path + " is damaged: corrupt logprobs (not an array)");
   for (const auto& v : j) {
     if (v.is_number()) out.push_back(v.get<double>());
     else if (v == "-inf") out.push_back(-std::numeric_limits<double>::infinity());
     else if (v == "inf") out.push_back(std::numeric_limits<double>::infinity());
     else if (v == "nan") out.push_back(std::numeric_limits<double>::quiet_NaN());
-    else throw std::runtime_error(path + ": corrupt logprobs value " + v.dump());
+    else throw InputError(path + " is damaged: corrupt logprobs value " + v.dump());
   }
   return out;
 }
@@ -220,8 +253,8 @@ private:
   int m_index = 0;
 };
 
-// A file left by a process killed mid-transaction (a hot journal, or a WAL that needs its index
-// rebuilt) cannot be read by a read-only connection: SQLite must first roll it back.
+// A read-only connection could not read the file: a hot journal or a WAL index to rebuild needs
+// write access, or the -shm file cannot be created beside a read-only file.
 struct NeedsRecovery {};
 
 // What an existing file holds, read without writing anything.
@@ -243,7 +276,7 @@ Inspection inspect(sqlite3* db, const std::string& path) {
     }
     if (rc == SQLITE_DONE) return;
     if (rc == SQLITE_NOTADB) throw InputError(path + " is not a keval database (not SQLite)");
-    if ((rc & 0xff) == SQLITE_READONLY) throw NeedsRecovery();
+    if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) throw NeedsRecovery();
     throw_sqlite(db, path, sql);
   };
   Inspection found;
@@ -284,17 +317,47 @@ bool check_inspection(const Inspection& found, const std::string& path) {
   return true;
 }
 
-sqlite3* open_connection(const std::string& path, int flags) {
+// `name` is the path, or a file: URI when `flags` has SQLITE_OPEN_URI.
+sqlite3* open_connection(const std::string& path, int flags, const std::string& name = "") {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  const int rc = sqlite3_open_v2(name.empty() ? path.c_str() : name.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
     throw InputError(fmt::format("cannot open {}: {}", path, message));
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, k_busy_timeout_ms);
+  sqlite3_busy_timeout(db, Store::k_busy_timeout_ms);
   return db;
+}
+
+// file: URI of a path, for the query parameters only URIs take.
+std::string file_uri(const std::string& path, const char* query) {
+  std::string out = "file:";
+  for (unsigned char c : std::filesystem::absolute(path).string()) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out + "?" + query;
+}
+
+bool nonempty_file(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::file_size(path, ec) > 0 && !ec;
+}
+
+using Connection = std::unique_ptr<sqlite3, int (*)(sqlite3*)>;
+
+// The file, or its directory (where SQLite keeps the -wal and -shm files), cannot be written.
+bool access_denied(const std::string& path) {
+  const std::string dir = std::filesystem::absolute(path).parent_path().string();
+  return ::access(path.c_str(), W_OK) != 0 || ::access(dir.c_str(), W_OK) != 0;
+}
+
+[[noreturn]] void throw_read_only(const std::string& path) {
+  throw InputError(fmt::format("{} is read-only (the file or its directory cannot be written); this command writes "
+                               "into it, the read-only commands (runs, results, compare, gate, report) do not",
+                               path));
 }
 
 // A macro so that statements stay single literals (the statement cache is keyed by address).
@@ -359,35 +422,18 @@ std::string utc_now_iso8601() {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
-Store::Store(const std::string& path, bool create) : m_path(path) {
-  namespace fs = std::filesystem;
+Store::Store(const std::string& path, StoreAccess access) : m_path(path) {
   std::error_code ec;
-  const bool exists = fs::exists(path, ec) || ec; // an unreadable path is reported by the open below
-  if (!exists && !create) throw InputError("no keval database at " + path);
-  bool fresh = !exists;
-  if (exists) {
-    // Look before touching: a read-only connection cannot alter someone else's file.
-    Inspection found;
-    try {
-      std::unique_ptr<sqlite3, int (*)(sqlite3*)> ro(open_connection(path, SQLITE_OPEN_READONLY), &sqlite3_close);
-      found = inspect(ro.get(), path);
-    } catch (const NeedsRecovery&) {
-      // Rolling back an interrupted transaction restores the file as it was; it changes no content.
-      std::unique_ptr<sqlite3, int (*)(sqlite3*)> rw(open_connection(path, SQLITE_OPEN_READWRITE), &sqlite3_close);
-      found = inspect(rw.get(), path);
-    }
-    fresh = check_inspection(found, path);
-    if (fresh && !create) throw InputError("no keval database at " + path);
-  } else {
-    const fs::path parent = fs::path(path).parent_path();
-    if (!parent.empty()) fs::create_directories(parent, ec); // a failure shows up in the open
-  }
-
-  m_db = open_connection(path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path + " is a directory, not a keval database");
   try {
-    exec("PRAGMA foreign_keys=ON");
-    exec("PRAGMA synchronous=NORMAL");
-    migrate(fresh);
+    try {
+      if (access == StoreAccess::read_only) open_read_only();
+      else open_for_writing(access);
+    } catch (const NeedsRecovery&) {
+      throw InputError(fmt::format("cannot read {}: SQLite needs write access to it and its directory to recover "
+                                   "it (a writer was killed)",
+                                   m_path));
+    }
   } catch (...) {
     for (auto& [sql, stmt] : m_statements) sqlite3_finalize(stmt);
     m_statements.clear();
@@ -395,6 +441,81 @@ Store::Store(const std::string& path, bool create) : m_path(path) {
     m_db = nullptr;
     throw;
   }
+}
+
+// Reads without writing a byte, so a database on read-only media, or a file only readable by
+// this user, still answers.
+void Store::open_read_only() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(m_path, ec) && !ec) throw InputError("no keval database at " + m_path);
+  m_db = open_read_only_connection(m_path);
+  const Inspection found = inspect(m_db, m_path);
+  if (check_inspection(found, m_path)) throw InputError("no keval database at " + m_path + " (the file is empty)");
+  if (*found.schema_version < k_schema_version) read_older_schema();
+}
+
+void Store::open_for_writing(StoreAccess access) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool exists = fs::exists(m_path, ec) || ec; // an unreadable path is reported by the open below
+  if (!exists && access != StoreAccess::create) throw InputError("no keval database at " + m_path);
+  bool fresh = !exists;
+  if (exists) {
+    // Look before touching: a read-only connection cannot alter someone else's file.
+    Inspection found;
+    if (access_denied(m_path)) {
+      Connection ro(open_read_only_connection(m_path), &sqlite3_close);
+      check_inspection(inspect(ro.get(), m_path), m_path); // a foreign or newer file is said so first
+      throw_read_only(m_path);
+    }
+    try {
+      Connection ro(open_connection(m_path, SQLITE_OPEN_READONLY), &sqlite3_close);
+      found = inspect(ro.get(), m_path);
+    } catch (const NeedsRecovery&) {
+      // Rolling back an interrupted transaction restores the file as it was; it changes no content.
+      Connection rw(open_connection(m_path, SQLITE_OPEN_READWRITE), &sqlite3_close);
+      found = inspect(rw.get(), m_path);
+    }
+    fresh = check_inspection(found, m_path);
+    if (fresh && access != StoreAccess::create) throw InputError("no keval database at " + m_path);
+  } else {
+    const fs::path parent = fs::path(m_path).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec); // a failure shows up in the open
+  }
+
+  m_db = open_connection(m_path, SQLITE_OPEN_READWRITE | (access == StoreAccess::create ? SQLITE_OPEN_CREATE : 0));
+  // SQLite opens a file it may not write read-only without saying so.
+  if (sqlite3_db_readonly(m_db, "main") == 1) throw_read_only(m_path);
+  exec("PRAGMA foreign_keys=ON");
+  exec("PRAGMA synchronous=NORMAL");
+  if (!fresh) check_integrity();
+  migrate(fresh);
+}
+
+// Before writing into an existing file: a damaged one must not receive a run's results.
+void Store::check_integrity() {
+  std::string problems;
+  int lines = 0;
+  Query q(prepare("PRAGMA quick_check(3)"), m_path);
+  while (q.step()) {
+    const std::string line = q.text_at(0);
+    if (line == "ok") continue;
+    problems += (lines++ ? "; " : "") + line;
+  }
+  if (!problems.empty()) {
+    throw InputError(fmt::format("{} is damaged (PRAGMA quick_check: {}); keval will not write into it: restore it "
+                                 "from a copy",
+                                 m_path, problems));
+  }
+}
+
+// A reader of a database an older keval wrote: what the newer schema added reads as empty,
+// through temporary objects that shadow the file's own (the file is not changed).
+void Store::read_older_schema() {
+  exec("PRAGMA temp_store=MEMORY");
+  exec(("CREATE TEMP TABLE judgements" + std::string(KEVAL_JUDGEMENTS_TABLE).substr(std::string("CREATE TABLE judgements").size())).c_str());
+  exec("CREATE TEMP VIEW task_results AS SELECT rowid AS rowid, *, 0 AS n_judge_failed FROM main.task_results");
 }
 
 Store::~Store() {
@@ -451,7 +572,11 @@ void Store::upgrade() {
     Query q(prepare("SELECT value FROM meta WHERE key = 'schema_version'"), m_path);
     return q.step() ? q.integer_at(0) : 0;
   };
-  if (version() >= k_schema_version) return;
+  const long long before = version();
+  if (before >= k_schema_version) return;
+  // Said before it happens: an older keval refuses the file afterwards.
+  fmt::print(stderr, "keval: upgrading {} from schema version {} to {} (older keval versions will not open it)\n",
+             m_path, before, k_schema_version);
   exec("BEGIN IMMEDIATE");
   try {
     // Look again under the write lock: another process may have upgraded the file since.
@@ -469,6 +594,11 @@ void Store::upgrade() {
 }
 
 void Store::create_run(const RunRecord& run) {
+  if (!try_create_run(run)) throw InputError(fmt::format("a run named {} already exists in {}", run.name, m_path));
+}
+
+bool Store::try_create_run(const RunRecord& run) {
+  const Guard guard(m_mutex);
   Query q(prepare("INSERT INTO runs(id, name, model, backend, config_json, config_hash, keval_version, "
                   "task_versions_json, status, created_at, updated_at, finished_at) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -486,12 +616,10 @@ void Store::create_run(const RunRecord& run) {
       .text_or_null(run.updated_at)
       .text_or_null(run.finished_at);
   const int rc = q.step_code();
-  if (rc == SQLITE_DONE) return;
+  if (rc == SQLITE_DONE) return true;
   if (sqlite3_extended_errcode(m_db) == SQLITE_CONSTRAINT_UNIQUE) {
     const std::string_view message = sqlite3_errmsg(m_db);
-    if (message.find("runs.name") != std::string_view::npos) {
-      throw InputError(fmt::format("a run named {} already exists in {}", run.name, m_path));
-    }
+    if (message.find("runs.name") != std::string_view::npos) return false;
   }
   if (sqlite3_extended_errcode(m_db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
     throw InputError(fmt::format("a run with id {} already exists in {}", run.id, m_path));
@@ -500,6 +628,7 @@ void Store::create_run(const RunRecord& run) {
 }
 
 std::optional<RunRecord> Store::find_run(const std::string& id_or_name) {
+  const Guard guard(m_mutex);
   {
     Query q(prepare("SELECT " KEVAL_RUN_COLUMNS " FROM runs WHERE id = ?"),
             m_path);
@@ -514,6 +643,7 @@ std::optional<RunRecord> Store::find_run(const std::string& id_or_name) {
 }
 
 std::vector<RunRecord> Store::list_runs() {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT " KEVAL_RUN_COLUMNS " FROM runs ORDER BY created_at DESC, rowid DESC"),
           m_path);
   std::vector<RunRecord> runs;
@@ -522,6 +652,7 @@ std::vector<RunRecord> Store::list_runs() {
 }
 
 std::optional<RunRecord> Store::latest_run() {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT " KEVAL_RUN_COLUMNS " FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1"),
           m_path);
   if (q.step()) return read_run(q, m_path);
@@ -529,6 +660,7 @@ std::optional<RunRecord> Store::latest_run() {
 }
 
 void Store::set_run_status(const std::string& run_id, const std::string& status) {
+  const Guard guard(m_mutex);
   const std::string now = utc_now_iso8601();
   Query q(prepare("UPDATE runs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?"), m_path);
   // A resumed run is running again, so its earlier finish time no longer holds.
@@ -538,20 +670,38 @@ void Store::set_run_status(const std::string& run_id, const std::string& status)
 }
 
 void Store::begin() {
+  const Guard guard(m_mutex);
   // IMMEDIATE takes the write lock now, so a busy database waits here (busy_timeout) rather
   // than failing later when a read transaction tries to upgrade.
   exec("BEGIN IMMEDIATE");
 }
 
-void Store::commit() { exec("COMMIT"); }
+void Store::transaction(const std::function<void()>& body) {
+  const Guard guard(m_mutex);
+  begin();
+  try {
+    body();
+    commit();
+  } catch (...) {
+    rollback();
+    throw;
+  }
+}
+
+void Store::commit() {
+  const Guard guard(m_mutex);
+  exec("COMMIT");
+}
 
 void Store::rollback() {
+  const Guard guard(m_mutex);
   // Safe to call from error paths where the transaction may already be gone.
   if (!sqlite3_get_autocommit(m_db)) exec("ROLLBACK");
 }
 
 void Store::put_response(const std::string& run_id, const std::string& task, const std::string& sample_id,
                          int turn, const nlohmann::json& request, const Response& response) {
+  const Guard guard(m_mutex);
   Query q(prepare("INSERT OR REPLACE INTO responses(run_id, task, sample_id, turn, request_json, status, text, "
                   "logprobs_json, failure_kind, failure_message, http_status, from_cache, created_at) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -571,6 +721,7 @@ void Store::put_response(const std::string& run_id, const std::string& task, con
 }
 
 void Store::put_score(const std::string& run_id, const StoredScore& score) {
+  const Guard guard(m_mutex);
   Query q(prepare("INSERT OR REPLACE INTO scores(run_id, task, sample_id, status, extracted, score_json) "
                   "VALUES (?, ?, ?, ?, ?, ?)"),
           m_path);
@@ -581,6 +732,7 @@ void Store::put_score(const std::string& run_id, const StoredScore& score) {
 }
 
 void Store::put_task_results(const std::string& run_id, const std::vector<TaskResult>& results) {
+  const Guard guard(m_mutex);
   // A savepoint keeps the replacement whole even when the caller did not open a transaction.
   exec("SAVEPOINT put_task_results");
   try {
@@ -607,6 +759,7 @@ void Store::put_task_results(const std::string& run_id, const std::vector<TaskRe
 }
 
 std::unordered_map<std::string, Response> Store::load_ok_responses(const std::string& run_id) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT task, sample_id, turn, status, text, logprobs_json, failure_kind, failure_message, "
                   "http_status, from_cache FROM responses WHERE run_id = ? AND status = 'ok'"),
           m_path);
@@ -619,6 +772,7 @@ std::unordered_map<std::string, Response> Store::load_ok_responses(const std::st
 }
 
 std::vector<StoredResponse> Store::load_responses(const std::string& run_id, const std::string& task) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT task, sample_id, turn, status, text, logprobs_json, failure_kind, failure_message, "
                   "http_status, from_cache FROM responses WHERE run_id = ? AND task = ? "
                   "ORDER BY sample_id, turn"),
@@ -644,6 +798,7 @@ std::vector<StoredScore> Store::load_scores(const std::string& run_id, const std
 
 void Store::for_each_score(const std::string& run_id, const std::string& task,
                            const std::function<void(StoredScore&&)>& on_score) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT task, sample_id, status, extracted, score_json FROM scores "
                   "WHERE run_id = ? AND task = ? ORDER BY sample_id"),
           m_path);
@@ -652,6 +807,7 @@ void Store::for_each_score(const std::string& run_id, const std::string& task,
 }
 
 std::vector<StoredScore> Store::load_all_scores(const std::string& run_id) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT task, sample_id, status, extracted, score_json FROM scores "
                   "WHERE run_id = ? ORDER BY task, sample_id"),
           m_path);
@@ -662,6 +818,7 @@ std::vector<StoredScore> Store::load_all_scores(const std::string& run_id) {
 }
 
 std::vector<TaskResult> Store::load_task_results(const std::string& run_id) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT task, metric, value, stderr, ci_low, ci_high, n, n_failed, n_unparsed, is_group, "
                   "aggregation, n_judge_failed FROM task_results WHERE run_id = ? ORDER BY rowid"),
           m_path);
@@ -688,6 +845,7 @@ std::vector<TaskResult> Store::load_task_results(const std::string& run_id) {
 
 std::optional<nlohmann::json> Store::load_request(const std::string& run_id, const std::string& task,
                                                   const std::string& sample_id, int turn) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT request_json FROM responses WHERE run_id = ? AND task = ? AND sample_id = ? AND turn = ?"),
           m_path);
   q.text(run_id).text(task).text(sample_id).integer(turn);
@@ -696,6 +854,7 @@ std::optional<nlohmann::json> Store::load_request(const std::string& run_id, con
 }
 
 std::optional<Response> Store::cache_get(const std::string& key) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT response_json FROM cache WHERE key = ?"), m_path);
   q.text(key);
   if (!q.step()) return std::nullopt;
@@ -708,13 +867,14 @@ std::optional<Response> Store::cache_get(const std::string& key) {
     r.text = j.value("text", "");
     if (j.contains("logprobs")) r.logprobs = logprobs_from_json(j.at("logprobs"), m_path);
   } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(fmt::format("{}: corrupt cache entry {}: {}", m_path, key, e.what()));
+    throw InputError(fmt::format("{} is damaged: corrupt cache entry {}: {}", m_path, key, e.what()));
   }
   r.from_cache = true; // what the caller gets came from the cache, whatever was stored
   return r;
 }
 
 void Store::cache_put(const std::string& key, const Response& response) {
+  const Guard guard(m_mutex);
   nlohmann::json j = nlohmann::json::object();
   if (!response.ok()) j["failure"] = to_string(response.failure);
   if (!response.message.empty()) j["message"] = response.message;
@@ -727,6 +887,7 @@ void Store::cache_put(const std::string& key, const Response& response) {
 }
 
 void Store::put_judgement(const std::string& run_id, const StoredJudgement& j, const nlohmann::json& request) {
+  const Guard guard(m_mutex);
   Query q(prepare("INSERT OR REPLACE INTO judgements(run_id, task, sample_id, turn, attempt, request_json, status, text, "
                   "rating, failure_kind, failure_message, from_cache, created_at) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -740,6 +901,7 @@ void Store::put_judgement(const std::string& run_id, const StoredJudgement& j, c
 }
 
 std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, const std::string& task) {
+  const Guard guard(m_mutex);
   Query q(prepare("SELECT task, sample_id, turn, attempt, status, text, rating, failure_kind, failure_message, from_cache "
                   "FROM judgements WHERE run_id = ? AND task = ? ORDER BY sample_id, turn, attempt"),
           m_path);
@@ -762,14 +924,126 @@ std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, c
   return out;
 }
 
-void CommitPacer::wrote() {
-  const auto now = std::chrono::steady_clock::now();
-  if (++m_uncommitted < m_every && now - m_last <= std::chrono::milliseconds(500)) return;
-  m_store.commit();
-  m_store.begin();
-  m_uncommitted = 0;
-  m_last = now;
+CommitPacer::CommitPacer(Store& store, size_t every, std::chrono::milliseconds interval)
+    : m_store(store), m_every(std::max<size_t>(every, 1)), m_interval(interval), m_timer([this] { timer_loop(); }) {}
+
+CommitPacer::~CommitPacer() {
+  {
+    const std::lock_guard lock(m_queue_mutex);
+    m_stopping = true;
+  }
+  m_wake.notify_all();
+  m_timer.join();
 }
+
+void CommitPacer::put_response(const std::string& run_id, const std::string& task, const std::string& sample_id,
+                               int turn, nlohmann::json request, Response response) {
+  queue([run_id, task, sample_id, turn, request = std::move(request), response = std::move(response)](Store& s) {
+    s.put_response(run_id, task, sample_id, turn, request, response);
+  });
+}
+
+void CommitPacer::put_score(const std::string& run_id, StoredScore score) {
+  queue([run_id, score = std::move(score)](Store& s) { s.put_score(run_id, score); });
+}
+
+void CommitPacer::put_judgement(const std::string& run_id, StoredJudgement judgement, nlohmann::json request) {
+  queue([run_id, judgement = std::move(judgement), request = std::move(request)](Store& s) {
+    s.put_judgement(run_id, judgement, request);
+  });
+}
+
+void CommitPacer::cache_put(const std::string& key, Response response) {
+  queue([key, response = std::move(response)](Store& s) { s.cache_put(key, response); });
+}
+
+void CommitPacer::queue(Write write) {
+  bool full = false;
+  {
+    const std::lock_guard lock(m_queue_mutex);
+    if (m_failure) std::rethrow_exception(std::exchange(m_failure, nullptr));
+    if (m_queued.empty()) {
+      m_oldest = std::chrono::steady_clock::now();
+      m_wake.notify_all(); // the timer starts counting from this write
+    }
+    m_queued.push_back(std::move(write));
+    full = m_queued.size() >= m_every;
+  }
+  // A full batch is committed by the caller: a stream faster than the disk waits here rather
+  // than growing the queue.
+  if (full) flush();
+}
+
+void CommitPacer::flush() {
+  const std::lock_guard commit(m_commit_mutex);
+  std::vector<Write> writes;
+  {
+    const std::lock_guard lock(m_queue_mutex);
+    if (m_failure) std::rethrow_exception(std::exchange(m_failure, nullptr));
+    writes.swap(m_queued);
+  }
+  commit_taken(writes);
+}
+
+// Called with m_commit_mutex held. The whole batch is one transaction: all of it lands or none.
+void CommitPacer::commit_taken(std::vector<Write>& writes) {
+  if (writes.empty()) return;
+  m_store.transaction([&] {
+    for (auto& write : writes) write(m_store);
+  });
+  writes.clear();
+}
+
+void CommitPacer::timer_loop() {
+  std::unique_lock lock(m_queue_mutex);
+  while (!m_stopping) {
+    if (m_queued.empty() || m_failure) {
+      m_wake.wait(lock);
+      continue;
+    }
+    const auto due = m_oldest + m_interval;
+    if (std::chrono::steady_clock::now() < due) {
+      m_wake.wait_until(lock, due);
+      continue;
+    }
+    lock.unlock();
+    try {
+      flush();
+    } catch (...) {
+      lock.lock();
+      m_failure = std::current_exception();
+      continue;
+    }
+    lock.lock();
+  }
+}
+
+// A database closed cleanly has no -wal beside it; when its directory is read-only SQLite
+// cannot create one (nor the -shm), and the file is opened as immutable: nothing can be writing
+// it. A -wal left beside it is read through the normal read-only connection, since immutable
+// would skip the committed rows it holds.
+sqlite3* open_read_only_connection(const std::string& path) {
+  constexpr const char* k_probe = "SELECT count(*) FROM sqlite_master";
+  Connection db(open_connection(path, SQLITE_OPEN_READONLY), &sqlite3_close);
+  if (sqlite3_exec(db.get(), k_probe, nullptr, nullptr, nullptr) == SQLITE_OK) return db.release();
+  const int code = sqlite3_extended_errcode(db.get()) & 0xff;
+  if (code == SQLITE_NOTADB) throw InputError(path + " is not a keval database (not SQLite)");
+  if (code != SQLITE_READONLY && code != SQLITE_CANTOPEN) throw_sqlite(db.get(), path, k_probe);
+  if (nonempty_file(path + "-wal")) {
+    throw InputError(fmt::format("cannot read {}: its write-ahead log {}-wal holds changes that need write access to "
+                                 "the directory to be read (a writer was killed); open it once where it is writable",
+                                 path, path));
+  }
+  db.reset(open_connection(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, file_uri(path, "immutable=1")));
+  if (sqlite3_exec(db.get(), k_probe, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if ((sqlite3_extended_errcode(db.get()) & 0xff) == SQLITE_NOTADB)
+      throw InputError(path + " is not a keval database (not SQLite)");
+    throw_sqlite(db.get(), path, k_probe);
+  }
+  return db.release();
+}
+
+void throw_sqlite_error(sqlite3* db, const std::string& path, std::string_view what) { throw_sqlite(db, path, what); }
 
 #undef KEVAL_RUN_COLUMNS
 
@@ -869,8 +1143,8 @@ void each_row(sqlite3* db, const std::string& path, sqlite3_stmt* statement, con
 } // namespace
 
 StoreReader::StoreReader(const std::string& path) : m_path(path) {
-  // NOMUTEX: the connection belongs to one thread.
-  m_db = open_connection(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  // As the store reads: immutable on read-only media; the connection belongs to one thread.
+  m_db = open_read_only_connection(path);
   auto prepare = [&](const char* sql) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {

@@ -5,9 +5,14 @@
 #include <functional>
 #include <map>
 #include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -79,20 +84,37 @@ struct TaskResult {
   std::string aggregation;       // for groups: macro | micro
 };
 
+// How a command uses the database. Only writers upgrade an older schema or check the whole
+// file's integrity; readers change nothing, so they work on read-only files and media.
+enum class StoreAccess {
+  read_only,   // runs, results, compare, gate, report
+  read_write,  // an existing database (run --resume, pairwise)
+  create,      // created when absent (run)
+};
+
+// Every failure of the file or its environment (not SQLite, damaged, disk full, read-only,
+// locked too long) is an InputError naming the file (exit 2); a bug stays a runtime_error.
+// Every public member may be called from two threads (the CommitPacer writes from its own).
 class Store {
 public:
-  // Opens (creating when `create` is true and the file does not exist) a keval database.
-  // Throws InputError naming the path when the file is not a SQLite database, or is one that
-  // keval did not create, or has a newer schema.
-  Store(const std::string& path, bool create);
+  // Opens a keval database. Throws InputError naming the path when the file is missing (unless
+  // created), not a SQLite database, one that keval did not create, damaged, or has a newer
+  // schema; a writer says on stderr when it upgrades an older one.
+  Store(const std::string& path, StoreAccess access);
+  Store(const std::string& path, bool create) : Store(path, create ? StoreAccess::create : StoreAccess::read_write) {}
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const { return m_path; }
+  // Milliseconds a write waits for another process's write to end before failing.
+  static constexpr int k_busy_timeout_ms = 30000;
 
   // Runs.
-  void create_run(const RunRecord& run);
+  void create_run(const RunRecord& run);  // InputError when the name is taken
+  // False, storing nothing, when another run has the name (checked and stored as one step, so
+  // two processes cannot both take it).
+  bool try_create_run(const RunRecord& run);
   // By id, then by name; nullopt when neither matches.
   std::optional<RunRecord> find_run(const std::string& id_or_name);
   std::vector<RunRecord> list_runs();          // newest first
@@ -103,6 +125,9 @@ public:
   void begin();
   void commit();
   void rollback();
+  // `body` in one transaction that no other thread's call joins: committed, or rolled back
+  // when it throws.
+  void transaction(const std::function<void()>& body);
 
   // Insert-or-replace one turn's request and response.
   void put_response(const std::string& run_id, const std::string& task, const std::string& sample_id,
@@ -141,29 +166,64 @@ public:
   std::map<std::string, std::map<std::string, long long>> count_scores(const std::string& run_id);
 
 private:
+  using Guard = std::lock_guard<std::recursive_mutex>;
+  void open_read_only();
+  void open_for_writing(StoreAccess access);
+  void check_integrity();
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql);
   void migrate(bool fresh);
   void upgrade();
+  void read_older_schema();
 
   std::string m_path;
   sqlite3* m_db = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> m_statements;
+  std::recursive_mutex m_mutex;  // one thread at a time on the connection and its statements
 };
 
-// Batched writes for a long stream of them: inside an open transaction, `wrote()` after each
-// write commits every `every` writes and at least twice a second, so a process killed mid-stream
-// loses little of what it paid for.
+// How long an answered request may wait in memory before it is committed: a process killed at
+// any moment loses at most this much answered work (plus one commit's time).
+inline constexpr std::chrono::milliseconds k_commit_interval{50};
+
+// The writes of a long stream (responses, scores, verdicts, cache entries), batched: each is
+// queued in memory and committed in a short transaction of up to `every` writes, and at the
+// latest `interval` after it was queued (a timer thread commits what waits). So the write lock
+// is held only while rows are written, never while a backend waits on the network, and a
+// process killed mid-stream loses at most `interval` of answers. The caller flush()es before
+// reading what it wrote; writes still queued when the pacer is destroyed are dropped.
 class CommitPacer {
 public:
-  CommitPacer(Store& store, size_t every) : m_store(store), m_every(every), m_last(std::chrono::steady_clock::now()) {}
-  void wrote();
+  CommitPacer(Store& store, size_t every, std::chrono::milliseconds interval = k_commit_interval);
+  ~CommitPacer();
+  CommitPacer(const CommitPacer&) = delete;
+  CommitPacer& operator=(const CommitPacer&) = delete;
+
+  void put_response(const std::string& run_id, const std::string& task, const std::string& sample_id, int turn,
+                    nlohmann::json request, Response response);
+  void put_score(const std::string& run_id, StoredScore score);
+  void put_judgement(const std::string& run_id, StoredJudgement judgement, nlohmann::json request);
+  void cache_put(const std::string& key, Response response);
+  // Commits everything queued. Rethrows a failure of the timer thread's last commit.
+  void flush();
 
 private:
+  using Write = std::function<void(Store&)>;
+  void queue(Write write);
+  void commit_taken(std::vector<Write>& writes);
+  void timer_loop();
+
   Store& m_store;
-  size_t m_every;
-  size_t m_uncommitted = 0;
-  std::chrono::steady_clock::time_point m_last;
+  const size_t m_every;
+  const std::chrono::milliseconds m_interval;
+  std::mutex m_queue_mutex;   // guards everything below
+  std::mutex m_commit_mutex;  // one commit at a time, so writes land in the order they were queued
+  std::condition_variable m_wake;
+  std::vector<Write> m_queued;
+  std::chrono::steady_clock::time_point m_oldest;  // when the first queued write came
+  std::exception_ptr m_failure;  // the timer thread's commit failed: the next call rethrows it
+  bool m_stopping = false;
+  std::thread m_timer;
 };
 
 std::string utc_now_iso8601();
@@ -212,5 +272,11 @@ private:
   sqlite3_stmt* m_responses = nullptr;
   sqlite3_stmt* m_responses_with_requests = nullptr;
 };
+// A read-only connection to an existing database as Store opens one for reading (immutable on
+// read-only media), for readers that run their own bulk queries. Close it with sqlite3_close.
+sqlite3* open_read_only_connection(const std::string& path);
+// Throws what a failed SQLite call on `db` means for `path`: InputError when the file or its
+// environment is at fault (damaged, full, read-only, locked), runtime_error otherwise.
+[[noreturn]] void throw_sqlite_error(sqlite3* db, const std::string& path, std::string_view what);
 
 } // namespace keval

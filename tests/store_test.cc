@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -753,6 +755,144 @@ TEST_F(StoreTest, SchemaOneIsUpgradedForTheJudge) {
 
   RawDb raw(m_path);
   EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// CommitPacer: queued writes, short transactions.
+
+Response answer_text(const std::string& text) {
+  Response r;
+  r.text = text;
+  return r;
+}
+
+// A write waits in memory, not in an open transaction: another process can take the write
+// lock at once, and the timer commits the write within the interval without any further call.
+TEST_F(StoreTest, PacerCommitsOnItsTimerAndHoldsNoLockMeanwhile) {
+  Store store(m_path, true);
+  store.create_run(make_run("r1", "paced"));
+  CommitPacer pacer(store, 1000, std::chrono::milliseconds(50));
+  pacer.put_response("r1", "kobest_copa", "1", 0, json{{"prompt", "질문"}}, answer_text("정답은 A입니다."));
+  {
+    RawDb other(m_path);
+    other.exec("PRAGMA busy_timeout = 0");
+    EXPECT_NO_THROW(other.exec("BEGIN IMMEDIATE; COMMIT;")) << "a queued write must not hold the write lock";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::string seen;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    RawDb other(m_path);
+    seen = other.one("SELECT count(*) FROM responses");
+    if (seen == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(seen, "1");
+  EXPECT_LT(waited, std::chrono::milliseconds(1000)) << "the timer should commit within its 50 ms interval";
+}
+
+TEST_F(StoreTest, PacerCommitsAFullBatchAtOnceInOrder) {
+  Store store(m_path, true);
+  store.create_run(make_run("r1", "paced"));
+  CommitPacer pacer(store, 3, std::chrono::hours(1)); // only the batch size can commit here
+  pacer.put_response("r1", "t", "1", 0, json::object(), answer_text("첫 답"));
+  pacer.put_response("r1", "t", "1", 0, json::object(), answer_text("고친 답")); // the same turn again
+  {
+    RawDb other(m_path);
+    EXPECT_EQ(other.one("SELECT count(*) FROM responses"), "0");
+  }
+  StoredScore score;
+  score.task = "t";
+  score.sample_id = "1";
+  score.status = "scored";
+  score.score = json{{"acc", 1}};
+  pacer.put_score("r1", score);  // the third write: committed before put_score returns
+  RawDb other(m_path);
+  EXPECT_EQ(other.one("SELECT text FROM responses"), "고친 답") << "writes land in the order they were queued";
+  EXPECT_EQ(other.one("SELECT count(*) FROM scores"), "1");
+  pacer.cache_put("key", answer_text("캐시"));
+  pacer.flush();
+  EXPECT_EQ(other.one("SELECT count(*) FROM cache"), "1");
+}
+
+// A batch that fails is rolled back whole, and the failure reaches the caller.
+TEST_F(StoreTest, PacerFailureRollsBackTheBatchAndIsRethrown) {
+  Store store(m_path, true);
+  store.create_run(make_run("r1", "paced"));
+  CommitPacer pacer(store, 1000, std::chrono::milliseconds(10));
+  pacer.put_response("r1", "t", "1", 0, json::object(), answer_text("답"));
+  pacer.put_response("no-such-run", "t", "2", 0, json::object(), answer_text("답")); // foreign key fails
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the timer's commit fails
+  EXPECT_THROW(pacer.flush(), std::runtime_error);
+  RawDb other(m_path);
+  EXPECT_EQ(other.one("SELECT count(*) FROM responses"), "0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-only access.
+
+TEST_F(StoreTest, ReaderOfAnOlderSchemaChangesNothing) {
+  {
+    Store store(m_path, true);
+    store.create_run(make_run("r1", "old"));
+    TaskResult result;
+    result.task = "kobest_copa";
+    result.metric = "acc";
+    result.value = 0.75;
+    result.n = 4;
+    store.put_task_results("r1", {result});
+  }
+  {
+    RawDb raw(m_path);
+    raw.exec("DROP TABLE judgements");
+    raw.exec("ALTER TABLE task_results DROP COLUMN n_judge_failed");
+    raw.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  }
+  const std::string before = slurp(m_path);
+  {
+    Store reader(m_path, StoreAccess::read_only);
+    const auto results = reader.load_task_results("r1");
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].value, 0.75);
+    EXPECT_EQ(results[0].n_judge_failed, 0);
+    EXPECT_TRUE(reader.load_judgements("r1", "kobest_copa").empty());
+    // A reader never writes.
+    try {
+      reader.set_run_status("r1", "complete");
+      ADD_FAILURE() << "a read-only store wrote";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("read-only"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(slurp(m_path) == before);
+  RawDb raw(m_path);
+  EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+}
+
+TEST_F(StoreTest, ReaderNeedsAnExistingKevalDatabase) {
+  EXPECT_NE(expect_input_error([&] { Store(m_path, StoreAccess::read_only); }).find("no keval database"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(m_path)) << "a reader created the file";
+  write_file(m_path, "");
+  EXPECT_NE(expect_input_error([&] { Store(m_path, StoreAccess::read_only); }).find("no keval database"),
+            std::string::npos);
+  EXPECT_EQ(slurp(m_path), "");
+}
+
+// Damaged stored text is the file's fault: an InputError naming it, not an internal error.
+TEST_F(StoreTest, CorruptStoredJsonIsAnInputError) {
+  {
+    Store store(m_path, true);
+    store.create_run(make_run("r1", "bad"));
+  }
+  {
+    RawDb raw(m_path);
+    raw.exec("UPDATE runs SET config_json = '{\"tasks\": [' WHERE id = 'r1'");
+  }
+  Store store(m_path, StoreAccess::read_only);
+  EXPECT_NE(expect_input_error([&] { store.find_run("r1"); }).find("is damaged: corrupt JSON in runs.config_json"),
+            std::string::npos);
 }
 
 } // namespace

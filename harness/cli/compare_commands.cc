@@ -18,7 +18,7 @@ namespace {
 
 Store open_database(const std::string& db) {
   if (!std::filesystem::exists(db)) throw InputError(fmt::format("no keval database at {}", db));
-  return Store(db, false);
+  return Store(db, StoreAccess::read_only);
 }
 
 void write_text(const std::string& path, const std::string& content, const char* what) {

@@ -12,6 +12,7 @@
 #include "progress.h"
 #include "run_reference.h"
 #include "backend_requirements.h"
+#include "run_lock.h"
 #include "store.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -100,7 +101,7 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
     o->judge.judge = true;
     auto backend = make_backend(o->judge);
 
-    Store store(o->db, false);
+    Store store(o->db, StoreAccess::read_write);
     RunRecord runs[2];
     const std::string* names[2] = {&o->run_a, &o->run_b};
     for (int i = 0; i < 2; ++i) {
@@ -119,15 +120,19 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
     const std::vector<Sample> samples = registry.samples(*task, std::nullopt, std::nullopt);
 
     Progress progress(4 * samples.size(), !o->no_progress && Progress::stderr_is_terminal());
+    // The verdicts are stored under run A: not while another process writes that run.
+    const RunLock lock(o->db, runs[0].id);
     CommitPacer pacer(store, 64);
-    JudgePhase phase{store, runs[0].id, *backend, o->judge, !o->no_cache, progress, [&]() { pacer.wrote(); }};
-    store.begin();
+    JudgePhase phase{store, runs[0].id, *backend, o->judge, !o->no_cache, progress, pacer};
     PairwiseResult result;
     try {
       result = judge_pairwise(phase, protocol, *task, samples, answers_a, answers_b);
-      store.commit();
+      pacer.flush();
     } catch (...) {
-      store.rollback();
+      try {
+        pacer.flush(); // the verdicts had are paid for: kept for the next attempt
+      } catch (...) {
+      }
       throw;
     }
     progress.finish();

@@ -14,7 +14,7 @@ namespace {
 
 Store open_existing(const std::string& db) {
   if (!std::filesystem::exists(db)) throw InputError(fmt::format("no keval database at {}", db));
-  return Store(db, false);
+  return Store(db, StoreAccess::read_only);
 }
 
 } // namespace

@@ -229,9 +229,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
         else fmt::print("{}", format_plan(plan));
         return 0;
       }
-      auto parent = std::filesystem::path(o->db).parent_path();
-      if (!parent.empty()) std::filesystem::create_directories(parent);
-      store.emplace(o->db, true);
+      store.emplace(o->db, StoreAccess::create);  // creates the parent directories too
       summary = Runner(registry, *store).start(options);
     }
     const RunOutcome outcome = assess_run(*store, summary);

@@ -123,7 +123,9 @@ TEST(Http, KilledRunsResumeToTheSameScores) {
   ScratchDir dir;
   std::string global = make_mock_task(dir, 800);
   MockServer reference_mock("--latency-ms 10");
-  MockServer mock("--latency-ms 10");
+  // Slow enough that three kills (0.7 to 0.9 s each) land before the run ends: a kill loses at
+  // most 50 ms of answers, so each round keeps nearly all it did.
+  MockServer mock("--latency-ms 25");
   std::string run = " run --tasks mock_mc --mc-mode generate --backend openai-chat --model m --no-progress --concurrency 4";
   ASSERT_EQ(run_keval(global + run + " --base-url " + reference_mock.url() + " --db " + dir / "ref.db").exit_code, 0);
   std::string db = dir / "k.db";

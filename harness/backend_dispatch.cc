@@ -19,6 +19,17 @@ public:
   std::string kind() const override { return m_inner->kind(); }
   bool supports_loglikelihood(std::string_view task) const override { return m_inner->supports_loglikelihood(task); }
   std::optional<std::string> cache_payload(const Request& r) const override { return m_inner->cache_payload(r); }
+  std::optional<bool> has_answer(const std::string& task, const std::string& sample_id) const override {
+    return m_inner->has_answer(task, sample_id);
+  }
+  std::string answers_file() const override { return m_inner->answers_file(); }
+  // What a server says of itself is server text too: redacted before it is recorded.
+  nlohmann::json probe(bool want_loglikelihood) override {
+    nlohmann::json found = m_inner->probe(want_loglikelihood);
+    if (found.is_null()) return found;
+    nlohmann::json clean = nlohmann::json::parse(secrets::redact(found.dump()), nullptr, false);
+    return clean.is_discarded() ? nlohmann::json({{"identity", ""}, {"redacted", true}}) : clean;
+  }
 
   void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
     // What identifies a request is what would be sent: its payload. Backends without one

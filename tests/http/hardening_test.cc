@@ -212,7 +212,8 @@ TEST(SecretsEndToEnd, EchoingServerLeavesNoSecretAnywhere) {
                               " --judge-header " + shell_quote("X-Judge-Token: " + judge_header) +
                               " --judge-base-url " + mock.url() + " --db " + shell_quote(db),
                           env + " ");
-  ASSERT_EQ(judged.exit_code, 0) << judged.err;
+  ASSERT_EQ(judged.exit_code, 1) << judged.err;  // no task got an answer: exit 1, saying why
+  EXPECT_NE(judged.err.find("keval: "), std::string::npos) << judged.err;
   everything += judged.out + judged.err;
   for (const std::string& command : {global + " results --json --run base", global + " runs --json",
                                     global + " compare base cand --json", global + " results --run judged"}) {
@@ -281,7 +282,8 @@ TEST(BodyCap, EndlessBodyFailsAtTheCapWithBoundedMemory) {
   // 1 MiB cap: the server would send gigabytes within the 60 s timeout.
   auto small = measured_run(dir, global, mock, "--concurrency 4 --max-retries 3 --timeout 60 --max-response-bytes 1048576", "a.db");
   ASSERT_FALSE(small.hung);
-  ASSERT_EQ(small.exit_code, 0) << small.err;
+  ASSERT_EQ(small.exit_code, 1) << small.err;  // no task got an answer: exit 1, saying why
+  EXPECT_NE(small.err.find("keval: "), std::string::npos) << small.err;
   EXPECT_LT(small.seconds, 30);
   expect_peak_within(small.max_rss_kb, baseline.max_rss_kb, 48, "4 endless replies, 1 MiB cap");
   EXPECT_EQ(count_rows(dir / "a.db", "SELECT count(*) FROM responses WHERE failure_kind = 'too_large'"), 8);
@@ -295,7 +297,7 @@ TEST(BodyCap, EndlessBodyFailsAtTheCapWithBoundedMemory) {
   EXPECT_NE(slurp_tree(dir.path() / "site").find("too_large"), std::string::npos);  // the kind is shown
   // The default cap (16 MiB) bounds it too: two requests in flight stay far under a GiB.
   auto fallback = measured_run(dir, global, mock, "--concurrency 2 --max-retries 0 --timeout 60", "b.db");
-  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+  ASSERT_EQ(fallback.exit_code, 1) << fallback.err;  // no task got an answer
   expect_peak_within(fallback.max_rss_kb, baseline.max_rss_kb, 200, "2 endless replies, default 16 MiB cap");
   EXPECT_EQ(count_rows(dir / "b.db", "SELECT count(*) FROM responses WHERE failure_kind = 'too_large'"), 8);
 }
@@ -307,7 +309,8 @@ TEST(BodyCap, EndlessErrorBodyKeepsOnlyItsHead) {
   const auto baseline = measured_run(dir, global, clean, "--concurrency 4 --max-retries 1 --timeout 20", "clean.db");
   auto r = measured_run(dir, global, mock, "--concurrency 4 --max-retries 1 --timeout 20", "k.db");
   ASSERT_FALSE(r.hung);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 1) << r.err;  // no task got an answer: exit 1, saying why
+  EXPECT_NE(r.err.find("keval: "), std::string::npos) << r.err;
   EXPECT_LT(r.seconds, 30);
   expect_peak_within(r.max_rss_kb, baseline.max_rss_kb, 32, "endless error replies");
   EXPECT_EQ(count_rows(dir / "k.db", "SELECT count(*) FROM responses WHERE failure_kind = 'http_status' AND http_status = 500 "
@@ -320,7 +323,8 @@ TEST(BodyCap, HugeBodyFailsPastTheCapAndPassesUnderIt) {
   const std::string global = make_mock_task(dir, 3);
   MockServer mock("--body-mode huge --huge-bytes 3000000");
   auto capped = measured_run(dir, global, mock, "--max-retries 0 --max-response-bytes 1000000", "a.db");
-  ASSERT_EQ(capped.exit_code, 0) << capped.err;
+  ASSERT_EQ(capped.exit_code, 1) << capped.err;  // no task got an answer: exit 1, saying why
+  EXPECT_NE(capped.err.find("keval: "), std::string::npos) << capped.err;
   EXPECT_EQ(count_rows(dir / "a.db", "SELECT count(*) FROM responses WHERE failure_kind = 'too_large'"), 3);
   auto fine = measured_run(dir, global, mock, "--max-retries 0", "b.db");
   ASSERT_EQ(fine.exit_code, 0) << fine.err;
@@ -377,7 +381,8 @@ TEST(ExecProcess, TimeoutIsToACompleteLineAndKillsTheGroup) {
   KevalProcess keval(dir, exec_run(global, cmd, dir / "k.db", "--timeout 2"));
   auto ended = keval.wait(30);
   ASSERT_FALSE(ended.hung) << "keval still waited after 30 s for a line that never completes";
-  ASSERT_EQ(ended.exit_code, 0) << ended.err;
+  ASSERT_EQ(ended.exit_code, 1) << ended.err;  // no task got an answer: exit 1, saying why
+  EXPECT_NE(ended.err.find("keval: "), std::string::npos) << ended.err;
   EXPECT_EQ(count_rows(dir / "k.db", "SELECT count(*) FROM responses WHERE failure_kind = 'timeout' "
                                      "AND failure_message LIKE '%no complete reply line for 2 s (--timeout)%'"), 4);
   const pid_t child = read_pid(dir / "child.pid", 1);
@@ -397,7 +402,8 @@ TEST(ExecProcess, EndlessLineFailsAtTheCapWithBoundedMemory) {
   KevalProcess keval(dir, exec_run(global, cmd, dir / "k.db", "--timeout 60 --max-response-bytes 1000000"));
   auto ended = keval.wait(30);
   ASSERT_FALSE(ended.hung) << "keval still read the endless line after 30 s";
-  ASSERT_EQ(ended.exit_code, 0) << ended.err;
+  ASSERT_EQ(ended.exit_code, 1) << ended.err;  // no task got an answer: exit 1, saying why
+  EXPECT_NE(ended.err.find("keval: "), std::string::npos) << ended.err;
   expect_peak_within(ended.max_rss_kb, baseline.max_rss_kb, 32, "an endless line, 1 MB cap");
   EXPECT_EQ(count_rows(dir / "k.db", "SELECT count(*) FROM responses WHERE failure_kind = 'too_large'"), 4);
 }

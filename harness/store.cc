@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <thread>
+
 #include <algorithm>
 #include <chrono>
 #include <cctype>
@@ -279,6 +281,17 @@ Inspection inspect(sqlite3* db, const std::string& path) {
     if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) throw NeedsRecovery();
     throw_sqlite(db, path, sql);
   };
+  // One read transaction for all of it: a writer creating the schema between two of these reads
+  // would otherwise show tables without the application id that marks them as keval's.
+  const bool own_transaction = sqlite3_get_autocommit(db) != 0;
+  if (own_transaction) sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  struct EndTransaction {
+    sqlite3* db;
+    bool own;
+    ~EndTransaction() {
+      if (own && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  } end{db, own_transaction};
   Inspection found;
   query("PRAGMA application_id", [&](sqlite3_stmt* s) { found.application_id = sqlite3_column_int64(s, 0); });
   bool has_meta = false;
@@ -428,7 +441,7 @@ Store::Store(const std::string& path, StoreAccess access) : m_path(path) {
   try {
     try {
       if (access == StoreAccess::read_only) open_read_only();
-      else open_for_writing(access);
+      else open_for_writing_retrying(access);
     } catch (const NeedsRecovery&) {
       throw InputError(fmt::format("cannot read {}: SQLite needs write access to it and its directory to recover "
                                    "it (a writer was killed)",
@@ -440,6 +453,28 @@ Store::Store(const std::string& path, StoreAccess access) : m_path(path) {
     sqlite3_close(m_db);
     m_db = nullptr;
     throw;
+  }
+}
+
+// Two writers opening one new file at once can deadlock on its first locks (one creating the
+// schema, the other inspecting it, then the switch to WAL), and SQLite then answers one of them
+// "database is locked" at once rather than through the busy timeout. Opening is idempotent, so the
+// loser starts again until the busy timeout has passed.
+void Store::open_for_writing_retrying(StoreAccess access) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(k_busy_timeout_ms);
+  for (;;) {
+    try {
+      open_for_writing(access);
+      return;
+    } catch (const InputError&) {
+      const int code = m_db ? (sqlite3_extended_errcode(m_db) & 0xff) : SQLITE_OK;
+      if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || std::chrono::steady_clock::now() > deadline) throw;
+    }
+    for (auto& [sql, stmt] : m_statements) sqlite3_finalize(stmt);
+    m_statements.clear();
+    sqlite3_close(m_db);
+    m_db = nullptr;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 

@@ -169,6 +169,7 @@ private:
   using Guard = std::lock_guard<std::recursive_mutex>;
   void open_read_only();
   void open_for_writing(StoreAccess access);
+  void open_for_writing_retrying(StoreAccess access);
   void check_integrity();
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql);

@@ -31,7 +31,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 
 # munge: a fresh key and socket of the test's own.
 mkdir -p "$work/munge" "$work/state" "$work/spool" "$work/out"
-chmod 700 "$work/munge"
+chmod 755 "$work/munge"  # munged wants its socket directory searchable by all
 dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
 chmod 400 "$work/munge/munge.key"
 munged --force --key-file="$work/munge/munge.key" --socket="$work/munge/munge.socket" \

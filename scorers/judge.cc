@@ -70,18 +70,21 @@ std::optional<double> rating_in_range(const std::string& number) {
   return value;
 }
 
+// Whether `text` holds a letter of any script (Unicode L*): an answer of digits, symbols and code
+// alone has no language to judge.
+bool has_letter(std::string_view text) {
+  for (char32_t cp : text::decode(text)) {
+    const auto category = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+    if (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO) return true;
+  }
+  return false;
+}
+
 } // namespace
 
 double korean_share(std::string_view answer) {
   const std::string prose = without_code(answer);
-  bool any_letter = false;
-  for (char32_t cp : text::decode(prose)) {
-    const auto category = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
-    if (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO) {
-      any_letter = true;
-      break;
-    }
-  }
+  const bool any_letter = has_letter(prose);
   return any_letter ? normalize::hangul_share(prose) : 1.0;
 }
 
@@ -93,14 +96,7 @@ LanguageDecision detect_korean(std::string_view answer) {
     return d;
   }
   const std::string prose = without_code(answer);
-  bool any_letter = false;
-  for (char32_t cp : text::decode(prose)) {
-    const auto category = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
-    if (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO) {
-      any_letter = true;
-      break;
-    }
-  }
+  const bool any_letter = has_letter(prose);
   if (!any_letter) {
     d.why = "no_letters";
     return d;

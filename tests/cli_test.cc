@@ -241,24 +241,9 @@ TEST(CliBadInput, MalformedTaskFile) {
   EXPECT_NE(r.err.find("did you mean 'output_type'"), std::string::npos) << r.err;
 }
 
-const char* k_tiny_task = R"(task: tiny
-suite: tiny
-version: 1
-licence: test data
-dataset: {file: tiny/data.jsonl, format: jsonl, split: test}
-id_field: id
-output_type: multiple_choice
-prompt: "{{q}}"
-choices: ["{{a}}", "{{b}}"]
-choice_labels: [A, B]
-target: {field: gold, kind: index}
-scorer: multiple_choice
-metrics: [acc]
-)";
-
 TEST(CliBadInput, MissingDatasetFile) {
   ScratchDir dir;
-  write_file(dir.path() / "tasks/tiny.yaml", k_tiny_task);
+  write_file(dir.path() / "tasks/tiny.yaml", testing::k_tiny_task);
   auto r = run_keval("--tasks-dir " + dir / "tasks" + " --datasets-dir " + dir / "datasets" +
                      " run --backend random --tasks tiny --db " + dir / "k.db");
   EXPECT_EQ(r.exit_code, 2);
@@ -268,7 +253,7 @@ TEST(CliBadInput, MissingDatasetFile) {
 
 TEST(CliBadInput, MalformedDatasetLine) {
   ScratchDir dir;
-  write_file(dir.path() / "tasks/tiny.yaml", k_tiny_task);
+  write_file(dir.path() / "tasks/tiny.yaml", testing::k_tiny_task);
   write_file(dir.path() / "datasets/tiny/data.jsonl",
              "{\"id\": \"1\", \"q\": \"하늘은?\", \"a\": \"파랗다\", \"b\": \"빨갛다\", \"gold\": 0}\n{\"id\": \"2\", \"q\": \"바다는\n");
   auto r = run_keval("--tasks-dir " + dir / "tasks" + " --datasets-dir " + dir / "datasets" +
@@ -279,7 +264,7 @@ TEST(CliBadInput, MalformedDatasetLine) {
 
 TEST(CliBadInput, DatasetRowWithAnAnswerOutOfRange) {
   ScratchDir dir;
-  write_file(dir.path() / "tasks/tiny.yaml", k_tiny_task);
+  write_file(dir.path() / "tasks/tiny.yaml", testing::k_tiny_task);
   write_file(dir.path() / "datasets/tiny/data.jsonl",
              "{\"id\": \"1\", \"q\": \"하늘은?\", \"a\": \"파랗다\", \"b\": \"빨갛다\", \"gold\": 5}\n");
   auto r = run_keval("--tasks-dir " + dir / "tasks" + " --datasets-dir " + dir / "datasets" + " samples --task tiny");

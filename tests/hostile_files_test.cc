@@ -15,21 +15,6 @@ using testing::ScratchDir;
 using testing::shell_quote;
 using testing::write_file;
 
-const std::string k_task = R"(task: tiny
-suite: tiny
-version: 1
-licence: test data
-dataset: {file: tiny/data.jsonl, format: jsonl, split: test}
-id_field: id
-output_type: multiple_choice
-prompt: "{{q}}"
-choices: ["{{a}}", "{{b}}"]
-choice_labels: [A, B]
-target: {field: gold, kind: index}
-scorer: multiple_choice
-metrics: [acc]
-)";
-
 std::string alias_bomb() {
   std::string yaml = "l0: &l0 [\"하\", \"하\", \"하\", \"하\", \"하\", \"하\", \"하\", \"하\", \"하\"]\n";
   for (int i = 1; i < 12; ++i) {
@@ -58,7 +43,7 @@ class HostileTaskFile : public ::testing::TestWithParam<Hostile> {};
 
 TEST_P(HostileTaskFile, EveryCommandExitsTwoNamingFileAndLine) {
   ScratchDir dir;
-  write_file(dir.path() / "tasks/tiny.yaml", k_task + GetParam().content);
+  write_file(dir.path() / "tasks/tiny.yaml", testing::k_tiny_task + GetParam().content);
   write_file(dir.path() / "datasets/tiny/data.jsonl", "{\"id\": \"1\", \"q\": \"하늘은?\", \"a\": \"파랗다\", \"b\": \"빨갛다\", \"gold\": 0}\n");
   const std::string dirs = "--tasks-dir " + shell_quote(dir / "tasks") + " --datasets-dir " + shell_quote(dir / "datasets") + " ";
   for (const std::string& command : {std::string("tasks"), std::string("samples --task tiny"),
@@ -85,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(HostileTaskFileRelativeDir, ErrorsNameTheFileWhenTasksDirIsRelative) {
   // A relative --tasks-dir once gave errors with an empty file name (":14: duplicate key …").
   ScratchDir dir;
-  write_file(dir.path() / "tasks/tiny.yaml", k_task + "version: 2\n");
+  write_file(dir.path() / "tasks/tiny.yaml", testing::k_tiny_task + "version: 2\n");
   for (const char* tasks_dir : {"tasks", "tasks/", "./tasks"}) {
     auto r = run_keval(std::string("--tasks-dir ") + tasks_dir + " tasks", "cd " + shell_quote(dir.path().string()) + " && ");
     EXPECT_EQ(r.exit_code, 2) << r.err;
@@ -96,7 +81,7 @@ TEST(HostileTaskFileRelativeDir, ErrorsNameTheFileWhenTasksDirIsRelative) {
 
 TEST(HostileGroupFile, AliasesInAGroupFileExitTwo) {
   ScratchDir dir;
-  write_file(dir.path() / "tasks/tiny.yaml", k_task);
+  write_file(dir.path() / "tasks/tiny.yaml", testing::k_tiny_task);
   write_file(dir.path() / "tasks/g.yaml", "group: g\ntasks: &t [tiny, *t]\n");
   auto r = run_keval("--tasks-dir " + shell_quote(dir / "tasks") + " tasks");
   EXPECT_EQ(r.exit_code, 2) << r.err;
@@ -122,7 +107,7 @@ TEST(HostileGateFile, AliasCycleAndBombExitTwoBeforeTheDatabase) {
 
 TEST(HostileDataset, NumbersOutOfRangeExitTwoNamingTheLine) {
   ScratchDir dir;
-  write_file(dir.path() / "tasks/tiny.yaml", k_task);
+  write_file(dir.path() / "tasks/tiny.yaml", testing::k_tiny_task);
   const std::string row = R"({"id": "1", "q": "하늘은?", "a": "파랗다", "b": "빨갛다", "gold": 0})";
   for (const auto& [bad, expected] : std::vector<std::pair<std::string, std::string>>{
            {R"({"id": "2", "q": "바다는?", "a": "파랗다", "b": "빨갛다", "gold": 1e999})", "data.jsonl:2: malformed JSON"},

@@ -68,4 +68,21 @@ inline CommandResult run_keval(const std::string& args, const std::string& env =
 
 inline std::string source_dir() { return KEVAL_SOURCE_DIR; }
 
+// A two-choice task over tiny/data.jsonl (rows {id, q, a, b, gold}), for tests that write their
+// own task tree.
+inline const std::string k_tiny_task = R"(task: tiny
+suite: tiny
+version: 1
+licence: test data
+dataset: {file: tiny/data.jsonl, format: jsonl, split: test}
+id_field: id
+output_type: multiple_choice
+prompt: "{{q}}"
+choices: ["{{a}}", "{{b}}"]
+choice_labels: [A, B]
+target: {field: gold, kind: index}
+scorer: multiple_choice
+metrics: [acc]
+)";
+
 } // namespace keval::testing

@@ -1,5 +1,6 @@
 #include "backend.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -18,7 +19,35 @@ std::map<std::string, BackendFactory>& registry() {
   return factories;
 }
 
+// Backend::open_stream's default: what is submitted is answered, all together, at the next poll.
+class BatchStream final : public RequestStream {
+public:
+  BatchStream(Backend& backend, size_t concurrency) : m_backend(backend), m_slots(std::max<size_t>(concurrency, 1)) {}
+  size_t free_slots() const override { return m_queued.size() < m_slots ? m_slots - m_queued.size() : 0; }
+  size_t in_flight() const override { return m_queued.size(); }
+  void submit(Request request) override { m_queued.push_back(std::move(request)); }
+  void poll(double, const std::function<void(Request, Response)>& on_response) override {
+    std::vector<Request> batch;
+    batch.swap(m_queued);
+    std::vector<std::optional<Response>> answered(batch.size());
+    m_backend.answer(batch, [&](size_t i, Response r) { answered[i] = std::move(r); });
+    // Handed back after answer() returns: on_response may throw without leaving answer() half done.
+    for (size_t i = 0; i < batch.size(); ++i)
+      on_response(std::move(batch[i]), answered[i] ? std::move(*answered[i])
+                                                    : Response::failed(FailureKind::backend, "no response"));
+  }
+
+private:
+  Backend& m_backend;
+  size_t m_slots;
+  std::vector<Request> m_queued;
+};
+
 } // namespace
+
+std::unique_ptr<RequestStream> Backend::open_stream(size_t concurrency) {
+  return std::make_unique<BatchStream>(*this, concurrency);
+}
 
 void register_backend(const std::string& kind, BackendFactory factory) {
   auto [it, inserted] = registry().emplace(kind, std::move(factory));

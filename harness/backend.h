@@ -40,6 +40,25 @@ struct BackendOptions {
   std::string identity;
 };
 
+// A backend's requests in flight, driven by the caller's loop. The run submits a request the
+// moment a slot is free, from any task, chunk, turn or judge phase, so no slot waits for the
+// slowest request of a batch; one loop drives the model's stream and the judge's together.
+class RequestStream {
+public:
+  virtual ~RequestStream() = default;
+  // How many more requests may be submitted now (the concurrency less those in flight; fewer
+  // while a server throttles).
+  virtual size_t free_slots() const = 0;
+  // Submitted requests whose response poll() has not yet handed back.
+  virtual size_t in_flight() const = 0;
+  // Takes a request to send. Its `task` and `sample` must outlive its response.
+  virtual void submit(Request request) = 0;
+  // Waits at most `timeout_seconds` for a request to finish, then hands every finished one,
+  // with its request, to `on_response` on this thread. An exception from on_response propagates;
+  // requests still in flight are abandoned when the stream is destroyed.
+  virtual void poll(double timeout_seconds, const std::function<void(Request, Response)>& on_response) = 0;
+};
+
 class Backend {
 public:
   virtual ~Backend() = default;
@@ -52,6 +71,10 @@ public:
   // errors that make the whole backend unusable.
   virtual void answer(std::span<const Request> batch,
                       const std::function<void(size_t, Response)>& on_response) = 0;
+  // A stream over this backend with `concurrency` slots. The default collects what is submitted
+  // and answers it with answer() at the next poll: right for backends that answer at once
+  // (random, replay); a backend that waits on a server overrides it to keep its slots busy.
+  virtual std::unique_ptr<RequestStream> open_stream(size_t concurrency);
   // Asks the server who it is and, when `want_loglikelihood`, whether it gives prompt
   // log-probabilities (one scoring request); supports_loglikelihood() then answers from what
   // was seen, not from the backend's kind. The record goes into the run's configuration: each

@@ -1,5 +1,6 @@
 #pragma once
 // What the runner asks a backend, and what comes back.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,11 @@ struct Request {
 };
 
 // too_large: the reply passed --max-response-bytes (a body or an exec line that never ends).
-enum class FailureKind { none, missing, transport, timeout, http_status, malformed, backend, aborted, too_large };
+// context_exceeded: the server refused the prompt as longer than its context (e.g. llama.cpp's
+// 400 exceed_context_size_error): neither a retry nor --resume can help; the prompt or the
+// server's context size must change.
+enum class FailureKind { none, missing, transport, timeout, http_status, malformed, backend, aborted, too_large,
+                         context_exceeded };
 const char* to_string(FailureKind k);
 
 // The size of one reply (an HTTP body, an exec line) at most, unless --max-response-bytes says
@@ -48,6 +53,12 @@ struct Response {
   std::string text;           // generate: the raw text
   std::vector<double> logprobs; // loglikelihood: one per continuation
   bool from_cache = false;
+  // Usage and latency: seconds from the first attempt's start to the last byte (0: not measured,
+  // e.g. embedded backends and cached answers), and the tokens the server reported in `usage`
+  // (nullopt: it reported none).
+  double latency_seconds = 0;
+  std::optional<long long> prompt_tokens;
+  std::optional<long long> completion_tokens;
 
   bool ok() const { return failure == FailureKind::none; }
   static Response failed(FailureKind kind, std::string message) {

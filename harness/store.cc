@@ -178,7 +178,7 @@ std::vector<double> logprobs_from_json(const nlohmann::json& j, const std::strin
 constexpr FailureKind k_failure_kinds[] = {
     FailureKind::none,        FailureKind::missing,   FailureKind::transport, FailureKind::timeout,
     FailureKind::http_status, FailureKind::malformed, FailureKind::backend,   FailureKind::aborted,
-    FailureKind::too_large,
+    FailureKind::too_large,   FailureKind::context_exceeded,
 };
 
 FailureKind parse_failure_kind(std::string_view s) {

@@ -41,6 +41,7 @@ const char* to_string(FailureKind k) {
   case FailureKind::backend: return "backend";
   case FailureKind::aborted: return "aborted";
   case FailureKind::too_large: return "too_large";
+  case FailureKind::context_exceeded: return "context_exceeded";
   }
   return "?";
 }

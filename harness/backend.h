@@ -12,33 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "request.h"
+#include "run_config.h"  // BackendConfig (BackendOptions)
 
 namespace keval {
-
-struct BackendOptions {
-  std::string kind;
-  std::string model;               // informational for embedded backends
-  std::vector<std::string> base_urls;
-  std::string responses_file;      // replay
-  std::string command;             // exec
-  unsigned long long seed = 1234;  // random
-  int concurrency = 16;            // requests in flight
-  // HTTP and exec backends.
-  std::vector<std::string> headers;   // "Name: value" added to every HTTP request (never stored)
-  std::optional<int> max_tokens;      // replaces every task's max_tokens when given
-  std::optional<double> temperature;  // replaces every task's temperature when given
-  double timeout = 300;               // seconds per request, whole request
-  int max_retries = 5;                // attempts after the first
-  size_t max_response_bytes = k_default_max_response_bytes;  // an HTTP body or exec line at most
-  double rps = 0;                     // requests started per second at most; 0: no limit
-  // A judge's backend: replay answers from the file's `judge` arrays, and the API key may come
-  // from KEVAL_JUDGE_API_KEY first.
-  bool judge = false;
-  // Identity: what the server reported (set by the runner from the probe), or --model-id when
-  // the user pins it. It keys the response cache, so two models never share cached answers.
-  std::string model_id;               // --model-id
-  std::string identity;
-};
 
 // A backend's requests in flight, driven by the caller's loop. The run submits a request the
 // moment a slot is free, from any task, chunk, turn or judge phase, so no slot waits for the
@@ -106,15 +82,25 @@ public:
 // The response cache's key for a payload sent by this backend kind and model.
 std::string response_cache_key(const BackendOptions& options, const std::string& payload);
 
-// Registry: name -> factory. Unknown names get "did you mean …" (InputError).
+// Registry: name -> factory, with the one-line help the command line shows for the kind.
+// Unknown names get "did you mean …" (InputError). A kind that `can_judge` false is refused as
+// --judge-backend.
 using BackendFactory = std::function<std::unique_ptr<Backend>(const BackendOptions&)>;
-void register_backend(const std::string& kind, BackendFactory factory);
+void register_backend(const std::string& kind, BackendFactory factory, std::string description, bool can_judge = true);
+struct BackendKind {
+  std::string kind;
+  std::string description;  // one line, for help
+  bool can_judge = true;
+};
+// Every registered kind, in the order registered (the built-in ones first).
+std::vector<BackendKind> registered_backends();
 // Every backend it makes is wrapped by with_dispatch, and the secrets among `options` (header
 // values, API keys in the environment) are remembered for redaction (secrets.h).
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
 // The wrapper around every backend (backend_dispatch.cc): identical requests of a batch (same
 // payload) are sent once and share the reply; every reply is redacted of remembered secrets.
 std::unique_ptr<Backend> with_dispatch(std::unique_ptr<Backend> backend);
+// The registered kinds' names, sorted.
 std::vector<std::string> backend_kinds();
 
 } // namespace keval

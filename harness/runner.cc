@@ -220,52 +220,6 @@ TaskResult to_task_result(const std::string& task, const std::string& metric, co
   return r;
 }
 
-// A backend's settings as recorded in a run's configuration (never header values: often secrets).
-nlohmann::json backend_config(const BackendOptions& options) {
-  nlohmann::json out = {{"kind", options.kind}, {"model", options.model}};
-  if (options.kind == "random") out["seed"] = options.seed;
-  if (!options.responses_file.empty()) {
-    out["responses_file"] = options.responses_file;
-    out["responses_sha256"] = sha256_file_hex(options.responses_file);
-  }
-  if (!options.base_urls.empty()) out["base_urls"] = options.base_urls;
-  if (!options.command.empty()) out["command"] = options.command;
-  if (options.max_tokens) out["max_tokens"] = *options.max_tokens;
-  if (options.temperature) out["temperature"] = *options.temperature;
-  if (!options.headers.empty()) {
-    nlohmann::json names = nlohmann::json::array();
-    for (const auto& h : options.headers) names.push_back(std::string(text::trim(h.substr(0, h.find(':')))));
-    out["header_names"] = names;
-  }
-  return out;
-}
-
-// The inverse, for --resume; `headers` are given again because their values are not stored.
-BackendOptions backend_options(const nlohmann::json& b, const nlohmann::json& execution,
-                               const std::vector<std::string>& headers, const char* header_flag) {
-  BackendOptions options;
-  options.kind = b.at("kind");
-  options.model = b.value("model", "");
-  options.model_id = b.value("model_id", "");
-  options.seed = b.value("seed", 1234ULL);
-  options.responses_file = b.value("responses_file", "");
-  options.command = b.value("command", "");
-  if (b.contains("base_urls")) options.base_urls = b.at("base_urls").get<std::vector<std::string>>();
-  if (b.contains("max_tokens")) options.max_tokens = b.at("max_tokens").get<int>();
-  if (b.contains("temperature")) options.temperature = b.at("temperature").get<double>();
-  options.concurrency = execution.value("concurrency", 16);
-  options.timeout = execution.value("timeout", 300.0);
-  options.max_retries = execution.value("max_retries", 5);
-  options.max_response_bytes = execution.value("max_response_bytes", k_default_max_response_bytes);
-  options.headers = headers;
-  if (b.contains("header_names") && headers.empty() && !b.at("header_names").empty())
-    throw InputError(fmt::format("the run was sent with {} {}; give the headers again with --resume (their values "
-                                 "are not stored)", header_flag, b.at("header_names").dump()));
-  if (b.contains("responses_sha256") && sha256_file_hex(options.responses_file) != b.at("responses_sha256"))
-    throw InputError(fmt::format("{} changed since the run started; start a new run instead", options.responses_file));
-  return options;
-}
-
 // The number of model requests of a task in this run: the shard's when the run is a shard.
 size_t requests_of(const nlohmann::json& config, const nlohmann::json& task) {
   if (config.contains("shard")) {
@@ -348,17 +302,6 @@ MissingAnswers find_missing_answers(TaskRegistry& registry, const nlohmann::json
 }
 
 } // namespace
-
-// Execution settings (concurrency, batch sizes), the run's name and its shard are left out, so
-// equal evaluations hash equally and every shard of one command shares the key.
-std::string config_hash(const nlohmann::json& config) {
-  nlohmann::json copy = config;
-  copy.erase("execution");
-  copy.erase("name");
-  copy.erase("shard");
-  copy.erase("merged");
-  return sha256_hex(copy.dump());
-}
 
 nlohmann::json RunPlan::to_json() const {
   nlohmann::json out = {{"run_key", run_key}};
@@ -492,18 +435,8 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
   auto tasks = registry.resolve(options.tasks);
   auto backend = make_backend(options.backend);
 
-  nlohmann::json config;
-  config["keval_version"] = k_version;
-  config["extractor_version"] = k_extractor_version;
-  config["requested"] = options.tasks;
-  config["limit"] = options.limit ? nlohmann::json(*options.limit) : nlohmann::json(nullptr);
-  config["num_fewshot"] = options.num_fewshot ? nlohmann::json(*options.num_fewshot) : nlohmann::json(nullptr);
-  config["fewshot_seed"] = options.fewshot_seed;
-  config["mc_mode"] = options.mc_mode;
-  config["keep_think"] = options.keep_think;
   failure_limit(options.max_failures, 0);  // checks the spelling before anything is stored
-  config["backend"] = backend_config(options.backend);
-  if (options.judge) config["judge"] = backend_config(*options.judge);
+  nlohmann::json config = options.to_json();
   if (probe_servers) {
     // Facts, not names: who the server says it is keys the cache and is recorded; whether it
     // gives prompt log-probs decides how multiple choice is asked.
@@ -513,13 +446,6 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
     record_probe(config["backend"], backend->probe(want_loglikelihood), options.backend);
     if (options.judge) record_probe(config["judge"], make_backend(*options.judge)->probe(false), *options.judge);
   }
-  config["execution"] = {{"concurrency", options.backend.concurrency},
-                         {"timeout", options.backend.timeout},
-                         {"max_retries", options.backend.max_retries},
-                         {"rps", options.backend.rps},
-                         {"max_response_bytes", options.backend.max_response_bytes},
-                         {"max_failures", options.max_failures},
-                         {"cache", options.use_cache}};
 
   if (options.judge) make_backend(*options.judge);  // checks the judge's settings before anything is stored
   // A judged task records its protocol (prompts, version, penalty, references); without a judge
@@ -612,8 +538,7 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
   config["tasks"] = task_list;
   // A shard records which it is and its own counts; the run's entries keep the whole run's, so
   // every shard's configuration hashes to the same run key.
-  if (options.shard)
-    config["shard"] = {{"index", options.shard->index}, {"count", options.shard->count}, {"tasks", shard_counts}};
+  if (options.shard) config["shard"]["tasks"] = shard_counts;
   nlohmann::json groups = nlohmann::json::array();
   for (const auto& g : registry.groups()) {
     auto members = registry.group_tasks(g.name);
@@ -671,31 +596,9 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
   const RunLock lock(m_store.path(), found->id);
   RunRecord run = *m_store.find_run(found->id);  // as the previous holder left it
   const nlohmann::json& config = run.config;
-  RunOptions options;
-  for (const auto& t : config.at("tasks")) options.tasks.push_back(t.at("name"));
-  if (!config.at("limit").is_null()) options.limit = config.at("limit").get<size_t>();
-  if (!config.at("num_fewshot").is_null()) options.num_fewshot = config.at("num_fewshot").get<int>();
-  if (config.contains("fewshot_seed")) {
-    options.fewshot_seed = config.at("fewshot_seed").get<std::int64_t>();
-  } else if (options.num_fewshot.value_or(0) > 0) {
-    // Made before few-shot examples were drawn per sample: its prompts cannot be rebuilt.
-    throw InputError(fmt::format("run '{}' took its few-shot examples in file order (an earlier keval); they cannot be "
-                                 "rebuilt to resume it: start a new run", id_or_name));
-  }
-  options.mc_mode = config.value("mc_mode", "auto");
-  const nlohmann::json execution = config.value("execution", nlohmann::json::object());
-  options.backend = backend_options(config.at("backend"), execution, headers, "--header");
-  options.backend.rps = execution.value("rps", 0.0);
-  if (config.contains("judge")) {
-    options.judge = backend_options(config.at("judge"), execution, judge_headers, "--judge-header");
-    options.judge->judge = true;
-  }
-  options.max_failures = execution.value("max_failures", "");
-  options.use_cache = use_cache && execution.value("cache", true);
-  options.keep_think = config.value("keep_think", false);
+  RunOptions options = RunConfig::from_json(config, {id_or_name, headers, judge_headers});
+  options.use_cache = use_cache && options.use_cache;
   options.show_progress = show_progress;
-  if (config.contains("shard"))
-    options.shard = ShardSpec{config.at("shard").at("index").get<size_t>(), config.at("shard").at("count").get<size_t>()};
   for (const auto& t : config.at("tasks")) {
     const TaskConfig* task = m_registry.find_task(t.at("name"));
     if (!task) throw InputError(fmt::format("run {} used task '{}', which no longer exists", run.id, t.at("name").get<std::string>()));

@@ -10,29 +10,11 @@
 
 #include "backend.h"
 #include "registry.h"
+#include "run_config.h"  // RunConfig (RunOptions)
 #include "shard.h"
 #include "store.h"
 
 namespace keval {
-
-struct RunOptions {
-  std::vector<std::string> tasks;      // task and group names, as given
-  BackendOptions backend;
-  std::optional<size_t> limit;         // first N samples of each task
-  std::optional<int> num_fewshot;      // overrides each task's default
-  std::int64_t fewshot_seed = k_default_fewshot_seed; // seeds each task's few-shot draw (lm-eval's 1234)
-  std::string mc_mode = "auto";        // loglik | generate | auto (loglik when the backend can)
-  std::string name;                    // empty: generated
-  bool show_progress = false;
-  size_t commit_every = 1024;          // responses per transaction
-  size_t batch_size = 2048;            // requests per Backend::answer call (at least 64 x concurrency)
-  size_t chunk_size = 2048;            // single-turn samples built, sent, scored and freed together
-  bool keep_think = false;             // score <think>…</think> too (it is always stored)
-  bool use_cache = true;               // answer identical requests from the database's cache
-  std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit
-  std::optional<BackendOptions> judge; // judges the dialogue tasks that declare a judge protocol
-  std::optional<ShardSpec> shard;      // evaluate only this shard of the run's samples
-};
 
 // What a run will send, per task, before anything is sent (`keval run --dry-run`).
 struct PlannedTask {
@@ -95,9 +77,5 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
 
 // Task and group results of a run, computed from its stored scores and its configuration.
 std::vector<TaskResult> compute_results(Store& store, const RunRecord& run);
-
-// The part of a configuration that decides results (not its name, execution settings or shard),
-// hashed: the run key.
-std::string config_hash(const nlohmann::json& config);
 
 } // namespace keval

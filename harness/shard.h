@@ -10,6 +10,7 @@ namespace keval {
 struct ShardSpec {
   size_t index = 0;  // 0-based
   size_t count = 1;
+  bool operator==(const ShardSpec&) const = default;
 };
 
 // "I/N", or "auto": the scheduler's variables. Slurm array jobs: shard SLURM_ARRAY_TASK_ID of

@@ -11,6 +11,7 @@
 #include "normalize.h"
 #include "progress.h"
 #include "run_reference.h"
+#include "backend_flags.h"
 #include "backend_requirements.h"
 #include "run_lock.h"
 #include "store.h"
@@ -65,19 +66,9 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--baseline", o->run_b, "RUN_B, the run it is compared with (instead of the second positional)");
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_option("--task,--tasks", o->task, "A dialogue task judged by the mt_bench protocol")->capture_default_str();
-  app.add_option("--judge-backend", o->judge.kind, "replay | openai-chat | openai-completions | exec");
-  app.add_option("--judge-model", o->judge.model, "Judge model name");
-  app.add_option("--judge-base-url", o->judge.base_urls, "Judge server URL (repeatable)");
-  app.add_option("--judge-responses", o->judge.responses_file, "replay judge: recorded verdicts (JSON lines)");
-  app.add_option("--judge-cmd", o->judge.command, "exec judge: the program to start");
-  app.add_option("--judge-header", o->judge.headers, "Judge HTTP header NAME:VALUE (repeatable; never stored)");
-  app.add_option("--concurrency", o->judge.concurrency, "Judge requests in flight")->capture_default_str()
-      ->check(CLI::Range(1, 4096));
-  app.add_option("--timeout", o->judge.timeout, "Seconds per judge request")->capture_default_str();
-  app.add_option("--max-retries", o->judge.max_retries, "Retries of a failed judge request")->capture_default_str();
-  app.add_option("--max-response-bytes", o->judge.max_response_bytes,
-                 "A judge reply larger than this fails its request (kind too_large)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+  add_backend_flags(app, o->judge, BackendRole::judge);
+  add_execution_flags(app, o->judge, BackendRole::judge);
+  app.footer(backend_kinds_help(BackendRole::judge));
   app.add_flag("--no-cache", o->no_cache, "Ask the judge again even where the database has its verdict cached");
   app.add_flag("--json", o->json, "Print JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
@@ -85,7 +76,8 @@ Action add_pairwise_command(CLI::App& app, const GlobalOptions& global) {
     std::vector<std::string> missing =
         assign_runs(o->runs, {{"--candidate (RUN_A)", &o->run_a}, {"--baseline (RUN_B)", &o->run_b}},
                     "give `keval pairwise RUN_A RUN_B` or `keval pairwise --candidate RUN_A --baseline RUN_B`");
-    if (o->judge.kind.empty()) missing.push_back("--judge-backend (replay, openai-chat, openai-completions, exec)");
+    if (o->judge.kind.empty())
+      missing.push_back(fmt::format("--judge-backend ({})", backend_kind_list(BackendRole::judge, ", ")));
     for (auto& m : missing_backend_options(o->judge, "--judge-")) missing.push_back(std::move(m));
     fail_if_missing(missing, "");
     if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "backend_flags.h"
 #include "backend_requirements.h"
 #include "commands.h"
 #include "progress.h"
@@ -44,88 +45,43 @@ std::string format_plan(const RunPlan& plan) {
 Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   struct Options {
     std::string tasks;
-    std::string backend;
-    std::string model;
-    std::string model_id;
-    std::vector<std::string> base_urls;
-    std::string responses;
+    BackendConfig backend;   // defaults: run_config.h
+    BackendConfig judge;     // the judge of dialogue tasks
     std::string db = k_default_db;
     std::optional<long long> limit;
     std::optional<int> num_fewshot;
-    std::int64_t fewshot_seed = k_default_fewshot_seed;
-    int concurrency = 16;
-    unsigned long long seed = 1234;
+    std::int64_t fewshot_seed = RunConfig{}.fewshot_seed;
     std::string name;
-    std::string mc_mode = "auto";
+    std::string mc_mode = RunConfig{}.mc_mode;
     std::string resume;
     bool json = false;
     bool no_progress = false;
     bool dry_run = false;
     std::string shard;
     std::optional<size_t> shard_count;
-    // HTTP and exec backends.
-    std::vector<std::string> headers;
-    std::string command;
-    std::optional<int> max_tokens;
-    std::optional<double> temperature;
-    double timeout = 300;
-    int max_retries = 5;
-    double rps = 0;
-    size_t max_response_bytes = k_default_max_response_bytes;
     std::string max_failures;
     bool keep_think = false;
     bool no_cache = false;
-    // The judge of dialogue tasks.
-    std::string judge_backend;
-    std::string judge_model;
-    std::vector<std::string> judge_base_urls;
-    std::string judge_responses;
-    std::string judge_command;
-    std::vector<std::string> judge_headers;
   };
   auto o = std::make_shared<Options>();
   app.add_option("--tasks,--task", o->tasks, "Comma-separated task, group and suite names (`keval tasks` lists them)");
-  app.add_option("--backend", o->backend, "random | replay | openai-chat | openai-completions | exec");
-  app.add_option("--model", o->model, "Model name (recorded; sent to HTTP backends)");
-  app.add_option("--base-url", o->base_urls, "Server URL (repeatable)");
-  app.add_option("--model-id", o->model_id,
-                 "Pin the model's identity (keys cached answers) when the server reports none that names the model");
-  app.add_option("--responses", o->responses, "replay: recorded responses (JSON lines)");
+  add_backend_flags(app, o->backend, BackendRole::model);
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_option("--limit", o->limit, "Evaluate the first N samples of each task (N >= 1)");
   app.add_option("--num-fewshot", o->num_fewshot, "Few-shot examples (default: each task's)");
   CLI::Option* fewshot_seed_option =
       app.add_option("--fewshot-seed", o->fewshot_seed, "Seed of each task's few-shot draw (lm-evaluation-harness: 1234)")
           ->capture_default_str();
-  app.add_option("--concurrency", o->concurrency, "Requests in flight")->capture_default_str()->check(CLI::Range(1, 4096));
-  app.add_option("--seed", o->seed, "Seed of the random backend")->capture_default_str();
+  add_execution_flags(app, o->backend, BackendRole::model);
+  add_model_overrides(app, o->backend);
   app.add_option("--name", o->name, "Run name (unique in the database; default: generated)");
   app.add_option("--mc-mode", o->mc_mode, "Multiple choice by loglik, generate, or auto")->capture_default_str();
   app.add_option("--resume", o->resume, "Continue the run with this id or name (or latest)");
-  app.add_option("--cmd", o->command, "exec: the program to start, \"PROGRAM ARGS\" (JSON lines on stdin/stdout)");
-  app.add_option("--header", o->headers, "HTTP header NAME:VALUE (repeatable; values are never stored)");
-  app.add_option("--max-tokens", o->max_tokens, "Replaces every task's max_tokens (default: each task's own)")
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--temperature", o->temperature, "Replaces every task's temperature (default: each task's own)")
-      ->check(CLI::Range(0.0, 10.0));
-  app.add_option("--timeout", o->timeout, "Seconds per HTTP request (whole request); exec: longest wait for a complete reply line")->capture_default_str();
-  app.add_option("--max-retries", o->max_retries, "Retries of a failed request (connection errors, 408, 429, 5xx)")
-      ->capture_default_str()->check(CLI::Range(0, 100));
-  app.add_option("--rps", o->rps, "Requests started per second at most (0: no limit)")->capture_default_str();
-  app.add_option("--max-response-bytes", o->max_response_bytes,
-                 "A reply (HTTP body, exec line) larger than this fails its request (kind too_large)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-failures", o->max_failures,
                  "Stop the run (exit 1, status aborted) past N failed requests, or N% of the run's requests");
   app.add_flag("--keep-think", o->keep_think, "Score <think>…</think> blocks too (by default they are removed before scoring)");
   app.add_flag("--no-cache", o->no_cache, "Send every request, even one whose response the database has cached");
-  app.add_option("--judge-backend", o->judge_backend,
-                 "Judge of dialogue tasks (LogicKor, KoMT-Bench): replay | openai-chat | openai-completions | exec");
-  app.add_option("--judge-model", o->judge_model, "Judge model name (sent to HTTP backends; recorded)");
-  app.add_option("--judge-base-url", o->judge_base_urls, "Judge server URL (repeatable)");
-  app.add_option("--judge-responses", o->judge_responses, "replay judge: recorded verdicts (JSON lines, 'judge' arrays)");
-  app.add_option("--judge-cmd", o->judge_command, "exec judge: the program to start");
-  app.add_option("--judge-header", o->judge_headers, "Judge HTTP header NAME:VALUE (repeatable; never stored)");
+  const std::vector<CLI::Option*> judge_options = add_backend_flags(app, o->judge, BackendRole::judge);
   app.add_flag("--json", o->json, "Print the results as JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
   app.add_flag("--dry-run", o->dry_run, "Print the run's plan (tasks, requests, judge requests, characters) and send nothing");
@@ -134,7 +90,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
                  "Indexed Job); `keval merge` joins the shards' databases");
   app.add_option("--shard-count", o->shard_count, "Shards in all, for --shard auto in a Kubernetes Indexed Job")
       ->check(CLI::Range(1, 1 << 20));
-  return [o, &global, fewshot_seed_option]() {
+  app.footer(backend_kinds_help(BackendRole::model));
+  return [o, &global, fewshot_seed_option, judge_options]() {
     if (o->limit && *o->limit < 1)
       throw InputError(fmt::format("--limit {}: give 1 or more samples per task (leave --limit out for every sample)", *o->limit));
     bool progress = !o->no_progress && Progress::stderr_is_terminal();
@@ -143,42 +100,30 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     if (!o->resume.empty()) {
       if (o->dry_run || !o->shard.empty())
         throw InputError("--resume continues a stored run as it was planned; drop --dry-run and --shard");
-      if (!o->tasks.empty() || !o->backend.empty())
+      if (!o->tasks.empty() || !o->backend.kind.empty())
         throw InputError("--resume continues a stored run with its own tasks and backend; drop --tasks and --backend");
       // What decides results comes from the stored run; only --header (never stored) is given again.
-      if (!o->model.empty() || !o->model_id.empty() || !o->base_urls.empty() || !o->command.empty() || o->max_tokens || o->temperature ||
-          o->keep_think || o->limit || !o->responses.empty())
+      const BackendConfig& b = o->backend;
+      if (!b.model.empty() || !b.model_id.empty() || !b.base_urls.empty() || !b.command.empty() || b.max_tokens ||
+          b.temperature || o->keep_think || o->limit || !b.responses_file.empty())
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
                          "--responses, --limit, --max-tokens, --temperature and --keep-think");
       if (fewshot_seed_option->count() > 0)
         throw InputError("--resume rebuilds the stored run's prompts with its own few-shot seed; drop --fewshot-seed");
-      if (!o->judge_backend.empty() || !o->judge_model.empty() || !o->judge_base_urls.empty() ||
-          !o->judge_responses.empty() || !o->judge_command.empty())
+      std::vector<std::string> judge_given = given(judge_options);
+      std::erase(judge_given, "--judge-header");
+      if (!judge_given.empty())
         throw InputError("--resume continues a stored run with its own judge; drop the --judge-* options "
                          "(only --judge-header is given again)");
       if (!std::filesystem::exists(o->db)) throw InputError(fmt::format("no keval database at {}", o->db));
       store.emplace(o->db, false);
       TaskRegistry registry(global.paths());
       const RunRecord run = find_run_or_fail(*store, o->resume, "--resume");
-      summary = Runner(registry, *store).resume(run.id, progress, o->headers, !o->no_cache, o->judge_headers);
+      summary = Runner(registry, *store).resume(run.id, progress, o->backend.headers, !o->no_cache, o->judge.headers);
     } else {
-      RunOptions options;
+      RunConfig options;
       options.tasks = text::split(o->tasks, ',');
-      options.backend.kind = o->backend;
-      options.backend.model = o->model;
-      options.backend.model_id = o->model_id;
-      options.backend.base_urls = o->base_urls;
-      options.backend.responses_file = o->responses;
-      options.backend.seed = o->seed;
-      options.backend.concurrency = o->concurrency;
-      options.backend.command = o->command;
-      options.backend.headers = o->headers;
-      options.backend.max_tokens = o->max_tokens;
-      options.backend.temperature = o->temperature;
-      options.backend.timeout = o->timeout;
-      options.backend.max_retries = o->max_retries;
-      options.backend.rps = o->rps;
-      options.backend.max_response_bytes = o->max_response_bytes;
+      options.backend = o->backend;
       options.max_failures = o->max_failures;
       options.keep_think = o->keep_think;
       options.use_cache = !o->no_cache;
@@ -188,31 +133,25 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.mc_mode = o->mc_mode;
       options.name = o->name;
       options.show_progress = progress;
-      if (!o->judge_backend.empty()) {
-        BackendOptions judge;
-        judge.kind = o->judge_backend;
-        judge.judge = true;
-        judge.model = o->judge_model;
-        judge.base_urls = o->judge_base_urls;
-        judge.responses_file = o->judge_responses;
-        judge.command = o->judge_command;
-        judge.headers = o->judge_headers;
-        judge.concurrency = o->concurrency;
-        judge.timeout = o->timeout;
-        judge.max_retries = o->max_retries;
-        judge.max_response_bytes = o->max_response_bytes;
-        options.judge = judge;
-      } else if (!o->judge_model.empty() || !o->judge_base_urls.empty() || !o->judge_responses.empty() ||
-                 !o->judge_command.empty() || !o->judge_headers.empty()) {
-        throw InputError("--judge-model, --judge-base-url, --judge-responses, --judge-cmd and --judge-header need "
-                         "--judge-backend");
+      if (!o->judge.kind.empty()) {
+        options.judge = o->judge;
+        options.judge->judge = true;
+        options.judge->share_execution(options.backend);
+      } else if (!given(judge_options).empty()) {
+        std::vector<std::string> names;  // every --judge-* option but --judge-backend itself
+        for (const CLI::Option* option : judge_options) names.push_back("--" + option->get_lnames().front());
+        names.erase(names.begin());
+        const std::string last = names.back();
+        names.pop_back();
+        throw InputError(fmt::format("{} and {} need --judge-backend", text::join(names, ", "), last));
       }
       if (!o->shard.empty()) options.shard = parse_shard(o->shard, o->shard_count);
       else if (o->shard_count) throw InputError("--shard-count goes with --shard auto");
       // Every missing option in one message, not one per attempt.
       std::vector<std::string> missing;
       if (o->tasks.empty()) missing.push_back("--tasks (task, group and suite names; `keval tasks` lists them)");
-      if (o->backend.empty()) missing.push_back("--backend (random, replay, openai-chat, openai-completions, exec)");
+      if (o->backend.kind.empty())
+        missing.push_back(fmt::format("--backend ({})", backend_kind_list(BackendRole::model, ", ")));
       for (auto& m : missing_backend_options(options.backend, "--")) missing.push_back(std::move(m));
       if (options.judge)
         for (auto& m : missing_backend_options(*options.judge, "--judge-")) missing.push_back(std::move(m));

@@ -38,10 +38,11 @@ nlohmann::json BackendConfig::execution_json() const {
           {"max_response_bytes", max_response_bytes}};
 }
 
-BackendConfig BackendConfig::from_json(const nlohmann::json& entry, const nlohmann::json& execution,
+BackendConfig BackendConfig::from_json(const nlohmann::json& entry, const nlohmann::json& stored_execution,
                                        const std::vector<std::string>& headers, bool judge) {
   BackendConfig out;
   const BackendConfig defaults;
+  const nlohmann::json execution = stored_execution.is_object() ? stored_execution : nlohmann::json::object();
   out.kind = entry.at("kind");
   out.model = entry.value("model", "");
   out.model_id = entry.value("model_id", "");

@@ -152,8 +152,10 @@ TEST(RunConfig, OnlyDecidingSettingsChangeTheRunKey) {
   EXPECT_EQ(key_with([](RunConfig& c) { c.backend.rps = 1; }), key);
   EXPECT_EQ(key_with([](RunConfig& c) { c.max_failures = "3"; }), key);
   EXPECT_EQ(key_with([](RunConfig& c) { c.use_cache = true; }), key);
-  EXPECT_EQ(key_with([](RunConfig& c) { c.backend.headers = {"Authorization: Bearer other"}; }), key)
+  EXPECT_EQ(key_with([](RunConfig& c) { c.backend.headers = {"Authorization: Bearer other", "X-Team: 다른 팀"}; }), key)
       << "a header's value is not the run's";
+  EXPECT_NE(key_with([](RunConfig& c) { c.backend.headers = {"Authorization: Bearer sk-secret"}; }), key)
+      << "its name is";
   EXPECT_NE(key_with([](RunConfig& c) { c.limit = 21; }), key);
   EXPECT_NE(key_with([](RunConfig& c) { c.backend.model = "exaone-4"; }), key);
   EXPECT_NE(key_with([](RunConfig& c) { c.backend.temperature = 0.0; }), key);

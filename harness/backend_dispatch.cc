@@ -1,10 +1,11 @@
 // The wrapper make_backend puts around every backend, so every caller (the run, the judge phase,
 // `keval pairwise`) gets the same two guarantees without each doing it:
-//  - identical requests in one batch are sent once and their reply shared (`keval pairwise`
-//    used to send 320 requests for 160 distinct prompts);
+//  - identical requests in one batch, or in flight together in a stream, are sent once and
+//    their reply shared (`keval pairwise` used to send 320 requests for 160 distinct prompts);
 //  - every reply is redacted of the secrets keval was given before anyone stores or prints it.
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "backend.h"
 #include "secrets.h"
@@ -72,7 +73,53 @@ public:
     });
   }
 
+  std::unique_ptr<RequestStream> open_stream(size_t concurrency) override {
+    return std::make_unique<Stream>(*m_inner, m_inner->open_stream(concurrency));
+  }
+
 private:
+  // A request whose payload is already in flight waits for that reply instead of taking a slot.
+  class Stream final : public RequestStream {
+  public:
+    Stream(const Backend& inner, std::unique_ptr<RequestStream> stream) : m_inner(inner), m_stream(std::move(stream)) {}
+    size_t free_slots() const override { return m_stream->free_slots(); }
+    size_t in_flight() const override { return m_stream->in_flight() + m_copies; }
+    void submit(Request request) override {
+      // What identifies a request is what would be sent; backends without a payload
+      // (embedded) answer each request on its own.
+      if (request.payload.empty())
+        if (auto payload = m_inner.cache_payload(request)) request.payload = std::move(*payload);
+      if (!request.payload.empty()) {
+        auto [it, inserted] = m_waiting.try_emplace(request.payload);
+        if (!inserted) {
+          it->second.push_back(std::move(request));
+          ++m_copies;
+          return;
+        }
+      }
+      m_stream->submit(std::move(request));
+    }
+    void poll(double timeout_seconds, const std::function<void(Request, Response)>& on_response) override {
+      m_stream->poll(timeout_seconds, [&](Request request, Response response) {
+        secrets::redact(response);
+        std::vector<Request> copies;
+        if (auto node = m_waiting.extract(request.payload)) {
+          copies = std::move(node.mapped());
+          m_copies -= copies.size();
+        }
+        for (auto& copy : copies) on_response(std::move(copy), response);
+        on_response(std::move(request), std::move(response));
+      });
+    }
+
+  private:
+    const Backend& m_inner;
+    std::unique_ptr<RequestStream> m_stream;
+    // Payload in flight -> the requests waiting for its reply (besides the one sent).
+    std::unordered_map<std::string, std::vector<Request>> m_waiting;
+    size_t m_copies = 0;
+  };
+
   std::unique_ptr<Backend> m_inner;
 };
 

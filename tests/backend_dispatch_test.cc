@@ -87,5 +87,43 @@ TEST(BackendDispatch, RepliesAreRedacted) {
   for (const auto& t : texts) EXPECT_EQ(t, "답: [REDACTED] 알려줘");
 }
 
+// The wrapper's stream: a payload already in flight is not sent again; its copies wait for the
+// reply, take no slot, and each gets the (redacted) reply with its own request.
+TEST(BackendDispatch, StreamSendsAPayloadInFlightOnce) {
+  secrets::forget_all();
+  secrets::remember("secret-token-123");
+  std::vector<std::string> asked;
+  auto backend = with_dispatch(std::make_unique<RecordingBackend>(true, asked));
+  auto stream = backend->open_stream(4);
+  for (auto& r : requests({"가 secret-token-123", "나", "가 secret-token-123"})) stream->submit(std::move(r));
+  EXPECT_EQ(stream->in_flight(), 3u);
+  EXPECT_EQ(stream->free_slots(), 2u);  // the copy takes no slot
+  std::map<std::string, std::string> got;  // key -> text
+  stream->poll(1, [&](Request q, Response r) { EXPECT_TRUE(got.emplace(q.key, r.text).second) << "twice: " << q.key; });
+  secrets::forget_all();
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(stream->in_flight(), 0u);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got["t/0/0"], "답: 가 [REDACTED]");
+  EXPECT_EQ(got["t/2/0"], "답: 가 [REDACTED]");
+  EXPECT_EQ(got["t/1/0"], "답: 나");
+  // Answered, the payload is no longer in flight: asked again.
+  stream->submit(requests({"나"})[0]);
+  stream->poll(1, [](Request, Response) {});
+  EXPECT_EQ(asked.size(), 3u);
+}
+
+TEST(BackendDispatch, StreamNeverMergesRequestsWithoutPayload) {
+  std::vector<std::string> asked;
+  auto backend = with_dispatch(std::make_unique<RecordingBackend>(false, asked));
+  auto stream = backend->open_stream(8);
+  for (auto& r : requests({"가", "가", "가"})) stream->submit(std::move(r));
+  EXPECT_EQ(stream->free_slots(), 5u);
+  size_t answered = 0;
+  stream->poll(1, [&](Request, Response) { ++answered; });
+  EXPECT_EQ(asked.size(), 3u);
+  EXPECT_EQ(answered, 3u);
+}
+
 } // namespace
 } // namespace keval

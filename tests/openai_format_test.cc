@@ -140,9 +140,11 @@ TEST(HttpEngine, RetryAfterInSecondsOrAsADate) {
   EXPECT_FALSE(parse_retry_after("soon", 0));
   EXPECT_TRUE(retryable_status(429));
   EXPECT_TRUE(retryable_status(408));
+  EXPECT_TRUE(retryable_status(409));
   EXPECT_TRUE(retryable_status(503));
   EXPECT_FALSE(retryable_status(400));
   EXPECT_FALSE(retryable_status(404));
+  EXPECT_FALSE(retryable_status(422));
 }
 
 } // namespace

@@ -6,7 +6,9 @@
 //   {"id": "r1", "text": "…"}   {"id": "r2", "logprobs": [-0.31, -1.72]}   {"id": "r3", "error": "message"}
 // The program's stderr is keval's. A program that exits, or writes a line that is not a reply,
 // fails every request it still owes (kind `backend` or `malformed`, naming the program); the
-// samples stay unstored, so `keval run --resume` retries them with a fresh program.
+// samples stay unstored, so `keval run --resume` retries them with a fresh program. In a stream
+// (open_stream) the next request after such a failure starts the program again; in a batch
+// (answer) the rest of the batch fails the same way and the next batch starts it again.
 // Bounds: `--timeout` is the longest wait for a complete reply line (bytes without a newline do
 // not count), and a line longer than `--max-response-bytes` fails what is owed (kind too_large).
 // The program runs in a process group of its own; whenever keval stops it (end of run, timeout,
@@ -21,11 +23,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -124,115 +130,204 @@ public:
     return dump({{"cmd", m_options.command}, {"request", request_line(r, m_options)}});
   }
 
+  // Keeps up to --concurrency requests with the program. Once the program has died (or been
+  // stopped as stuck or broken) the rest of the batch fails as what it owed did, without
+  // starting it again; the next batch starts a fresh program.
   void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
-    using Clock = std::chrono::steady_clock;
-    if (m_pid <= 0) launch();
-    std::unordered_map<std::string, size_t> outstanding;  // id -> batch index
+    Session session(*this);
+    const size_t slots = static_cast<size_t>(std::max(1, m_options.concurrency));
+    const unsigned long long deaths = m_deaths;
     size_t next = 0, done = 0;
-    std::string out;          // bytes queued for the program's stdin
-    size_t out_sent = 0;
-    // Since when the program owes a reply line: the start of the wait, or its last complete line.
-    auto waiting_since = Clock::now();
-    auto fail_rest = [&](FailureKind kind, const std::string& why) {
-      for (auto& [id, index] : outstanding) {
-        ++done;
-        on_response(index, Response::failed(kind, why));
-      }
-      outstanding.clear();
-      for (; next < batch.size(); ++next, ++done) on_response(next, Response::failed(kind, why));
-    };
-    // Stops the program at once (it is stuck or broken) and fails what it owes.
-    auto give_up = [&](FailureKind kind, std::string why) {
-      stop(false);
-      m_dead_reason = std::move(why);
-      fail_rest(kind, m_dead_reason);
-    };
     while (done < batch.size()) {
-      if (m_pid <= 0) {
-        fail_rest(FailureKind::backend, m_dead_reason);
-        return;
+      for (; next < batch.size() && owed() < slots; ++next) {
+        if (m_deaths != deaths) m_ready.emplace_back(next, Response::failed(m_dead_kind, m_dead_reason));
+        else send(next, batch[next]);
       }
-      // Keep up to --concurrency requests with the program.
-      if (outstanding.empty()) waiting_since = Clock::now();
-      while (next < batch.size() && outstanding.size() < static_cast<size_t>(std::max(1, m_options.concurrency))) {
-        std::string id = fmt::format("r{}", ++m_counter);
-        nlohmann::json line = request_line(batch[next], m_options);
-        line["id"] = id;
-        out += dump(line);
-        out += '\n';
-        outstanding.emplace(id, next++);
-      }
-      pollfd fds[2] = {{m_out, POLLIN, 0}, {m_in, static_cast<short>(out_sent < out.size() ? POLLOUT : 0), 0}};
-      int ready = ::poll(fds, 2, 200);
-      if (ready < 0 && errno != EINTR) throw std::runtime_error(fmt::format("poll: {}", std::strerror(errno)));
-      if (fds[1].revents & (POLLOUT | POLLERR | POLLHUP)) {
-        ssize_t n = ::write(m_in, out.data() + out_sent, out.size() - out_sent);
-        if (n > 0) {
-          out_sent += static_cast<size_t>(n);
-          if (out_sent == out.size()) out.clear(), out_sent = 0;
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-          died(fmt::format("could not write to it ({})", std::strerror(errno)));
-          continue;
-        }
-      }
-      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-        char buf[65536];
-        ssize_t n = ::read(m_out, buf, sizeof buf);
-        if (n == 0) {
-          died("it exited");
-          continue;
-        }
-        if (n > 0) {
-          m_in_buffer.append(buf, static_cast<size_t>(n));
-          size_t start = 0, end;
-          // Only the new bytes can hold a newline: a program dribbling a long line is not rescanned.
-          size_t from = m_in_buffer.size() - static_cast<size_t>(n);
-          while ((end = m_in_buffer.find('\n', from)) != std::string::npos) {
-            if (end - start > m_options.max_response_bytes) break;
-            // What the program writes may carry a secret from its environment: redacted first.
-            std::string line = secrets::redact(std::string_view(m_in_buffer).substr(start, end - start));
-            start = from = end + 1;
-            waiting_since = Clock::now();
-            if (line.empty() || line == "\r") continue;
-            if (!handle_line(line, outstanding, on_response, done)) {
-              m_in_buffer.clear();
-              give_up(FailureKind::malformed, fmt::format("exec program '{}' wrote a line that is not a reply: {}",
-                                                          m_options.command, line.substr(0, 200)));
-              return;
-            }
-          }
-          m_in_buffer.erase(0, start);
-          if (m_in_buffer.size() > m_options.max_response_bytes) {
-            std::string().swap(m_in_buffer);
-            give_up(FailureKind::too_large, fmt::format("exec program '{}' wrote a line longer than {} bytes "
-                                                        "(--max-response-bytes)", m_options.command,
-                                                        m_options.max_response_bytes));
-            return;
-          }
-        }
-      }
-      if (!outstanding.empty() && Clock::now() - waiting_since > std::chrono::duration<double>(m_options.timeout)) {
-        m_in_buffer.clear();
-        give_up(FailureKind::timeout, fmt::format("exec program '{}' wrote no complete reply line for {} s (--timeout)",
-                                                  m_options.command, m_options.timeout));
-        return;
-      }
+      receive(1.0, [&](size_t i, Response r) {
+        ++done;
+        on_response(i, std::move(r));
+      });
     }
   }
 
+  // The program is started at the first request and again at the first request after it died,
+  // so one crash fails only what it owed then.
+  std::unique_ptr<RequestStream> open_stream(size_t concurrency) override {
+    return std::make_unique<Stream>(*this, concurrency > 0 ? concurrency : static_cast<size_t>(std::max(1, m_options.concurrency)));
+  }
+
 private:
+  using OnDone = std::function<void(size_t tag, Response)>;
+
+  // One user of the program at a time (a batch or a stream): replies are matched to its tags.
+  // When it ends with requests owed, their replies are dropped as they arrive.
+  class Session {
+  public:
+    explicit Session(ExecBackend& backend) : m_backend(backend) {
+      if (m_backend.m_in_use) throw std::logic_error("exec backend: one batch or stream at a time");
+      m_backend.m_in_use = true;
+    }
+    ~Session() { m_backend.abandon(); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+  private:
+    ExecBackend& m_backend;
+  };
+
+  class Stream final : public RequestStream {
+  public:
+    Stream(ExecBackend& backend, size_t concurrency) : m_backend(backend), m_session(backend), m_slots(concurrency) {}
+    size_t free_slots() const override { return m_requests.size() < m_slots ? m_slots - m_requests.size() : 0; }
+    size_t in_flight() const override { return m_requests.size(); }
+    void submit(Request request) override {
+      const size_t tag = m_next_tag++;
+      m_backend.send(tag, request);
+      m_requests.emplace(tag, std::move(request));
+    }
+    void poll(double timeout_seconds, const std::function<void(Request, Response)>& on_response) override {
+      m_backend.receive(timeout_seconds, [&](size_t tag, Response response) {
+        auto node = m_requests.extract(tag);
+        on_response(std::move(node.mapped()), std::move(response));
+      });
+    }
+
+  private:
+    ExecBackend& m_backend;
+    Session m_session;
+    size_t m_slots;
+    std::unordered_map<size_t, Request> m_requests;
+    size_t m_next_tag = 0;
+  };
+
+  // Requests sent (or decided) whose response has not been handed back.
+  size_t owed() const { return m_outstanding.size() + m_ready.size(); }
+
+  // Queues one request line for the program, starting the program when none runs.
+  void send(size_t tag, const Request& r) {
+    if (m_pid <= 0) launch();
+    // Since when the program owes a reply line: the start of the wait, or its last complete line.
+    if (m_outstanding.empty()) m_waiting_since = Clock::now();
+    std::string id = fmt::format("r{}", ++m_counter);
+    nlohmann::json line = request_line(r, m_options);
+    line["id"] = id;
+    m_out += dump(line);
+    m_out += '\n';
+    m_outstanding.emplace(std::move(id), Owed{tag, Clock::now()});
+  }
+
+  // Talks to the program for at most `timeout_seconds` and hands every response decided
+  // meanwhile to `on_done`; returns once one was handed back, the time is up, or nothing is owed.
+  void receive(double timeout_seconds, const OnDone& on_done) {
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(std::max(0.0, timeout_seconds)));
+    for (;;) {
+      if (!m_ready.empty()) {
+        // Each leaves the queue before on_done, which may throw.
+        while (!m_ready.empty()) {
+          auto [tag, response] = std::move(m_ready.front());
+          m_ready.pop_front();
+          on_done(tag, std::move(response));
+        }
+        return;
+      }
+      if (m_outstanding.empty()) return;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pump(static_cast<int>(std::clamp<long long>(left, 0, 200)));
+      if (m_ready.empty() && Clock::now() >= deadline) return;
+    }
+  }
+
+  // One poll() of the program's pipes: writes what is queued, reads what it wrote, and moves
+  // the responses it decided to m_ready.
+  void pump(int wait_ms) {
+    pollfd fds[2] = {{m_out_fd, POLLIN, 0}, {m_in, static_cast<short>(m_out_sent < m_out.size() ? POLLOUT : 0), 0}};
+    int ready = ::poll(fds, 2, wait_ms);
+    if (ready < 0 && errno != EINTR) throw std::runtime_error(fmt::format("poll: {}", std::strerror(errno)));
+    if (fds[1].revents & (POLLOUT | POLLERR | POLLHUP)) {
+      ssize_t n = ::write(m_in, m_out.data() + m_out_sent, m_out.size() - m_out_sent);
+      if (n > 0) {
+        m_out_sent += static_cast<size_t>(n);
+        if (m_out_sent == m_out.size()) m_out.clear(), m_out_sent = 0;
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        died(fmt::format("could not write to it ({})", std::strerror(errno)));
+        return;
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[65536];
+      ssize_t n = ::read(m_out_fd, buf, sizeof buf);
+      if (n == 0) {
+        died("it exited");
+        return;
+      }
+      if (n > 0) {
+        m_in_buffer.append(buf, static_cast<size_t>(n));
+        size_t start = 0, end;
+        // Only the new bytes can hold a newline: a program dribbling a long line is not rescanned.
+        size_t from = m_in_buffer.size() - static_cast<size_t>(n);
+        while ((end = m_in_buffer.find('\n', from)) != std::string::npos) {
+          if (end - start > m_options.max_response_bytes) break;
+          // What the program writes may carry a secret from its environment: redacted first.
+          std::string line = secrets::redact(std::string_view(m_in_buffer).substr(start, end - start));
+          start = from = end + 1;
+          m_waiting_since = Clock::now();
+          if (line.empty() || line == "\r") continue;
+          if (!handle_line(line)) {
+            give_up(FailureKind::malformed, fmt::format("exec program '{}' wrote a line that is not a reply: {}",
+                                                        m_options.command, line.substr(0, 200)));
+            return;
+          }
+        }
+        m_in_buffer.erase(0, start);
+        if (m_in_buffer.size() > m_options.max_response_bytes) {
+          give_up(FailureKind::too_large, fmt::format("exec program '{}' wrote a line longer than {} bytes "
+                                                      "(--max-response-bytes)", m_options.command,
+                                                      m_options.max_response_bytes));
+          return;
+        }
+      }
+    }
+    if (!m_outstanding.empty() && Clock::now() - m_waiting_since > std::chrono::duration<double>(m_options.timeout))
+      give_up(FailureKind::timeout, fmt::format("exec program '{}' wrote no complete reply line for {} s (--timeout)",
+                                                m_options.command, m_options.timeout));
+  }
+
   // A reply for an outstanding id; false when the line is not a reply at all.
-  bool handle_line(const std::string& line, std::unordered_map<std::string, size_t>& outstanding,
-                   const std::function<void(size_t, Response)>& on_response, size_t& done) {
+  bool handle_line(const std::string& line) {
     std::optional<ExecReply> reply = parse_exec_reply(line, m_options.command);
     if (!reply) return false;
-    auto it = outstanding.find(reply->id);
-    if (it == outstanding.end()) return false;
-    size_t index = it->second;
-    outstanding.erase(it);
-    ++done;
-    on_response(index, std::move(reply->response));
+    if (m_abandoned.erase(reply->id)) return true;  // owed to a batch or stream that has ended
+    auto it = m_outstanding.find(reply->id);
+    if (it == m_outstanding.end()) return false;
+    reply->response.latency_seconds = std::chrono::duration<double>(Clock::now() - it->second.sent).count();
+    m_ready.emplace_back(it->second.tag, std::move(reply->response));
+    m_outstanding.erase(it);
     return true;
+  }
+
+  // Fails what the program owes, recording why for what a batch has not sent yet.
+  void fail_owed(FailureKind kind, const std::string& why) {
+    m_dead_kind = kind;
+    m_dead_reason = why;
+    ++m_deaths;
+    for (auto& [id, entry] : m_outstanding) m_ready.emplace_back(entry.tag, Response::failed(kind, why));
+    m_outstanding.clear();
+    m_abandoned.clear();
+  }
+
+  // Stops the program at once (it is stuck or broken) and fails what it owes.
+  void give_up(FailureKind kind, std::string why) {
+    stop(false);
+    fail_owed(kind, why);
+  }
+
+  // The user ends: what it is still owed is dropped, replies to it ignored when they come.
+  void abandon() {
+    for (auto& [id, entry] : m_outstanding) m_abandoned.insert(id);
+    m_outstanding.clear();
+    m_ready.clear();
+    m_in_use = false;
   }
 
   void launch() {
@@ -276,7 +371,7 @@ private:
     }
     m_pid = pid;
     m_in = to_child[1];
-    m_out = from_child[0];
+    m_out_fd = from_child[0];
     ::fcntl(m_in, F_SETFL, ::fcntl(m_in, F_GETFL) | O_NONBLOCK);
     m_in_buffer.clear();
   }
@@ -288,15 +383,20 @@ private:
     std::string how = WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
                       : WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                             : std::string("status unknown");
-    m_dead_reason = fmt::format("exec program '{}' (pid {}) stopped answering: {} ({})", m_options.command, pid, what, how);
-    m_pid = -1;
+    fail_owed(FailureKind::backend,
+              fmt::format("exec program '{}' (pid {}) stopped answering: {} ({})", m_options.command, pid, what, how));
   }
 
   // Closes the pipes, kills the program's whole group and reaps the program. `graceful`: the
   // program first gets a second to leave by itself on the end of its input.
   void stop(bool graceful, int* status_out = nullptr) {
     if (m_in >= 0) ::close(m_in), m_in = -1;
-    if (m_out >= 0) ::close(m_out), m_out = -1;
+    if (m_out_fd >= 0) ::close(m_out_fd), m_out_fd = -1;
+    // Nothing queued for this program goes to the next one, and no reply of it is awaited.
+    m_out.clear();
+    m_out_sent = 0;
+    std::string().swap(m_in_buffer);  // may be a line's worth of --max-response-bytes
+    m_abandoned.clear();
     if (m_pid > 0) {
       if (graceful) {
         // WNOWAIT leaves the program unreaped, so its pid (the group's id) cannot be reused
@@ -319,11 +419,26 @@ private:
     m_pid = -1;
   }
 
+  using Clock = std::chrono::steady_clock;
+
   BackendOptions m_options;
   pid_t m_pid = -1;
-  int m_in = -1, m_out = -1;
-  std::string m_in_buffer;
+  int m_in = -1, m_out_fd = -1;             // the program's stdin (we write), its stdout (we read)
+  std::string m_out;                        // bytes queued for the program's stdin
+  size_t m_out_sent = 0;
+  std::string m_in_buffer;                  // what it wrote past its last complete line
+  struct Owed {
+    size_t tag;                             // the user's
+    Clock::time_point sent;                 // when its line was queued: its latency counts from here
+  };
+  std::unordered_map<std::string, Owed> m_outstanding;     // by id
+  std::unordered_set<std::string> m_abandoned;            // ids owed to a user that has ended
+  std::deque<std::pair<size_t, Response>> m_ready;        // decided, not yet handed back
+  Clock::time_point m_waiting_since{};
+  bool m_in_use = false;
+  FailureKind m_dead_kind = FailureKind::backend;
   std::string m_dead_reason;
+  unsigned long long m_deaths = 0;          // times the program died or was stopped
   unsigned long long m_counter = 0;
 };
 

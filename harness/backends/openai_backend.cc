@@ -2,6 +2,7 @@
 // Ollama, TGI, SGLang, hosted APIs). The wire format lives in openai_format (pure functions),
 // the transport in HttpEngine; this file joins them.
 #include <cstdlib>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -62,8 +63,8 @@ HttpEngineOptions engine_options(const BackendOptions& o) {
 class OpenAiBackend final : public Backend {
 public:
   OpenAiBackend(const BackendOptions& o, bool chat)
-      : m_chat(chat), m_engine(engine_options(o), api_key_from_environment(o.judge)), m_base_urls(o.base_urls),
-        m_timeout(std::min(o.timeout, 30.0)) {
+      : m_chat(chat), m_engine_options(engine_options(o)), m_api_key(api_key_from_environment(o.judge)),
+        m_engine(m_engine_options, m_api_key), m_base_urls(o.base_urls), m_timeout(std::min(o.timeout, 30.0)) {
     m_payload.model = o.model;
     m_payload.max_tokens = o.max_tokens;
     m_payload.temperature = o.temperature;
@@ -100,19 +101,56 @@ public:
   void answer(std::span<const Request> batch, const std::function<void(size_t, Response)>& on_response) override {
     std::vector<HttpCall> calls;
     calls.reserve(batch.size());
-    for (const auto& r : batch)
-      calls.push_back({m_chat ? "/chat/completions" : "/completions", r.payload.empty() ? body(r) : r.payload});
-    m_engine.run(
-        calls,
-        [&](size_t i, const std::string& reply) {
-          const Request& r = batch[i];
-          if (r.kind == RequestKind::loglikelihood) return openai::parse_loglikelihood_response(reply, r);
-          return m_chat ? openai::parse_chat_response(reply) : openai::parse_completions_response(reply);
-        },
-        on_response);
+    for (const auto& r : batch) calls.push_back(call(r));
+    m_engine.run(calls, [&](size_t i, const std::string& reply) { return parse(batch[i], reply); }, on_response);
+  }
+
+  // Its own engine (connections, throttling window) with `concurrency` slots: a request is sent
+  // the moment it is submitted and a slot is free, whatever else is still in flight.
+  std::unique_ptr<RequestStream> open_stream(size_t concurrency) override {
+    HttpEngineOptions options = m_engine_options;
+    if (concurrency > 0) options.concurrency = static_cast<int>(std::min<size_t>(concurrency, 1 << 20));
+    return std::make_unique<Stream>(*this, options);
   }
 
 private:
+  // Requests by tag until their response is handed back; the backend must outlive its stream.
+  class Stream final : public RequestStream {
+  public:
+    Stream(const OpenAiBackend& backend, const HttpEngineOptions& options) : m_backend(backend), m_engine(options, backend.m_api_key) {}
+    size_t free_slots() const override { return m_engine.free_slots(); }
+    size_t in_flight() const override { return m_engine.pending(); }
+    void submit(Request request) override {
+      const size_t tag = m_next_tag++;
+      HttpCall http = m_backend.call(request);
+      m_requests.emplace(tag, std::move(request));
+      m_engine.submit(tag, std::move(http), [this](size_t t, const std::string& reply) {
+        return m_backend.parse(m_requests.at(t), reply);
+      });
+    }
+    void poll(double timeout_seconds, const std::function<void(Request, Response)>& on_response) override {
+      m_engine.poll(timeout_seconds, [&](size_t tag, Response response) {
+        auto node = m_requests.extract(tag);
+        on_response(std::move(node.mapped()), std::move(response));
+      });
+    }
+
+  private:
+    const OpenAiBackend& m_backend;
+    HttpEngine m_engine;
+    std::unordered_map<size_t, Request> m_requests;
+    size_t m_next_tag = 0;
+  };
+
+  HttpCall call(const Request& r) const {
+    return {m_chat ? "/chat/completions" : "/completions", r.payload.empty() ? body(r) : r.payload};
+  }
+
+  Response parse(const Request& r, const std::string& reply) const {
+    if (r.kind == RequestKind::loglikelihood) return openai::parse_loglikelihood_response(reply, r);
+    return m_chat ? openai::parse_chat_response(reply) : openai::parse_completions_response(reply);
+  }
+
   // One scoring request, as a run sends it, to every endpoint: prompt log-probs are available
   // only when each answers with them in a shape keval reads.
   nlohmann::json probe_prompt_logprobs() {
@@ -150,6 +188,8 @@ private:
 
   bool m_chat;
   openai::PayloadOptions m_payload;
+  HttpEngineOptions m_engine_options;
+  std::string m_api_key;                     // from the environment; only ever sent as a header
   HttpEngine m_engine;
   std::vector<std::string> m_base_urls;
   double m_timeout;                          // seconds for each probe request

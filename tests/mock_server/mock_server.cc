@@ -14,6 +14,11 @@
 // request can succeed; attempts past --fault-attempts never fault): --p500, --p429 (with
 // --retry-after SECONDS), --pdrop (connection closed mid-reply), --pmalformed (200 with broken
 // JSON); --latency-ms with --jitter-ms; --always-status CODE answers every POST with that status.
+// Heavy-tailed latency: --slow-share F --slow-ms N makes a share F of request bodies (picked by a
+// hash of (seed, body), so the same requests are slow on every run) take N ms; the rest take
+// --latency-ms (with --jitter-ms); --slow-when TEXT makes slow, too, every request whose last
+// message (or prompt) holds TEXT, so a test can pick them. --threads N serves N connections at once (default 160): give
+// it more than the client's concurrency (e.g. 300 for 256).
 // --replies FILE scripts generation answers (e.g. a judge's verdicts): JSON lines
 // {"when": "text", "reply": "answer"}; the first rule whose `when` occurs in any message (or the
 // prompt) gives the answer.
@@ -58,6 +63,9 @@ struct Options {
   double retry_after = 1;   // seconds, sent with 429
   int fault_attempts = 3;   // attempts (per body) that may fault; later ones never do
   int latency_ms = 0, jitter_ms = 0;
+  double slow_share = 0;    // share of request bodies that take slow_ms instead
+  int slow_ms = 0;
+  std::string slow_when;    // a request whose prompt holds this is slow as well
   int always_status = 0;
   unsigned long long seed = 1;
   std::string marker = "★";
@@ -284,6 +292,9 @@ int main(int argc, char** argv) {
     else if (a == "--fault-attempts") o.fault_attempts = std::stoi(next());
     else if (a == "--latency-ms") o.latency_ms = std::stoi(next());
     else if (a == "--jitter-ms") o.jitter_ms = std::stoi(next());
+    else if (a == "--slow-share") o.slow_share = std::stod(next());
+    else if (a == "--slow-ms") o.slow_ms = std::stoi(next());
+    else if (a == "--slow-when") o.slow_when = next();
     else if (a == "--always-status") o.always_status = std::stoi(next());
     else if (a == "--seed") o.seed = std::stoull(next());
     else if (a == "--marker") o.marker = next();
@@ -296,7 +307,13 @@ int main(int argc, char** argv) {
       }
       o.spaces_apart = mode == "spaces-apart";
     }
-    else if (a == "--threads") o.threads = std::stoi(next());
+    else if (a == "--threads") {
+      o.threads = std::stoi(next());
+      if (o.threads < 1 || o.threads > 4096) {
+        std::fprintf(stderr, "keval-mock-server: --threads: 1 to 4096\n");
+        return 2;
+      }
+    }
     else if (a == "--replies") load_replies(o, next());
     else if (a == "--flavor") o.flavor = next();
     else if (a == "--model-path") o.model_path = next();
@@ -395,7 +412,12 @@ int main(int argc, char** argv) {
       stats.last_seen[body_hash] = now;
       stats.last_authorization = req.get_header_value("Authorization");
     }
-    if (o.latency_ms > 0 || o.jitter_ms > 0) {
+    // A slow request is slow by its body alone: its retries and the same request in another run too.
+    const bool slow = (o.slow_share > 0 && unit(body_hash ^ 0x5bd1e995ULL) < o.slow_share) ||
+                      (!o.slow_when.empty() && prompt.find(o.slow_when) != std::string::npos);
+    if (slow) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.slow_ms));
+    } else if (o.latency_ms > 0 || o.jitter_ms > 0) {
       int jitter = o.jitter_ms > 0 ? static_cast<int>(unit(body_hash + static_cast<uint64_t>(attempt) * 7919) * o.jitter_ms) : 0;
       std::this_thread::sleep_for(std::chrono::milliseconds(o.latency_ms + jitter));
     }

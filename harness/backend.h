@@ -38,6 +38,9 @@ struct BackendOptions {
   // the user pins it. It keys the response cache, so two models never share cached answers.
   std::string model_id;               // --model-id
   std::string identity;
+  // Prompt log-probs: the shape to ask them in (openai, sglang, tgi; backends/logprob_api.h), or
+  // "auto": the probe tries each and the runner then sets the one that answered.
+  std::string logprobs_api = "auto";
 };
 
 // A backend's requests in flight, driven by the caller's loop. The run submits a request the
@@ -83,6 +86,12 @@ public:
   virtual nlohmann::json probe(bool want_loglikelihood) {
     (void)want_loglikelihood;
     return nullptr;
+  }
+  // How many tokens each text is as the server counts them (its /tokenize), so prompts are
+  // checked against its context before a run; nullopt when it cannot count (or was not probed).
+  virtual std::optional<std::vector<long long>> count_tokens(const std::vector<std::string>& texts) {
+    (void)texts;
+    return std::nullopt;
   }
   // Whether the backend holds an answer for a sample before anything is asked: a backend that
   // answers from a file (replay) knows which samples the file lacks, so a run can say so at its

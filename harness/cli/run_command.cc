@@ -47,6 +47,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string backend;
     std::string model;
     std::string model_id;
+    std::string logprobs_api = "auto";
     std::vector<std::string> base_urls;
     std::string responses;
     std::string db = k_default_db;
@@ -90,6 +91,9 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_option("--base-url", o->base_urls, "Server URL (repeatable)");
   app.add_option("--model-id", o->model_id,
                  "Pin the model's identity (keys cached answers) when the server reports none that names the model");
+  app.add_option("--logprobs-api", o->logprobs_api,
+                 "openai-completions: prompt log-probs as auto (probed), openai (echo), sglang or tgi (native /generate)")
+      ->capture_default_str();
   app.add_option("--responses", o->responses, "replay: recorded responses (JSON lines)");
   app.add_option("--db", o->db, "SQLite database")->capture_default_str();
   app.add_option("--limit", o->limit, "Evaluate the first N samples of each task (N >= 1)");
@@ -167,6 +171,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.backend.kind = o->backend;
       options.backend.model = o->model;
       options.backend.model_id = o->model_id;
+      options.backend.logprobs_api = o->logprobs_api;
       options.backend.base_urls = o->base_urls;
       options.backend.responses_file = o->responses;
       options.backend.seed = o->seed;

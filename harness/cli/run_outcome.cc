@@ -97,7 +97,7 @@ RunOutcome assess_run(Store& store, const RunSummary& summary) {
       summary.n_failed + summary.n_judge_failed > 0 ? context_refusals(store, summary) : ContextRefusals{};
   if (refused.model + refused.judge > 0)
     out.notes.push_back(fmt::format(
-        "{} samples were refused as longer than the {} server's context (e.g. {}); --resume cannot help: give the "
+        "{} samples were refused as longer than the context of the {} server (e.g. {}); --resume cannot help: give the "
         "server a larger context (llama.cpp: -c is shared by its --parallel slots, each gets -c / --parallel; vLLM "
         "--max-model-len; SGLang --context-length; TGI --max-total-tokens) or shorten the prompts (--num-fewshot, "
         "--max-tokens), then start a new run",

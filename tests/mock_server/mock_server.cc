@@ -36,7 +36,8 @@
 // a prompt longer than its context as that server does: llama.cpp 400 exceed_context_size_error
 // when the prompt has n_ctx per slot (--ctx-size / --slots) tokens or more; vLLM 400 "maximum
 // context length" and SGLang 400 "longer than the model's context length" when prompt +
-// max_tokens passes --max-model-len; TGI 422 when prompt + max_new_tokens does.
+// max_tokens passes --max-model-len; TGI 422 when prompt + max_new_tokens does. --no-tokenize
+// leaves /tokenize out (the server then counts nothing for keval's check, but still refuses).
 // Hostile replies: --echo-headers sends the request's headers back, the n-th POST in the n-th of
 // these ways: 400 with the headers as text; 500 whose JSON body quotes them after 250 bytes of
 // padding; 200 {"error": …}; 200 with them as the answer; upper-cased as the answer; 200
@@ -82,6 +83,7 @@ struct Options {
   std::string flavor = "plain";   // plain | vllm | llama.cpp | sglang | tgi
   std::string model_path = "/models/mock-7b-q4_k_m.gguf";
   int ctx_size = 8192, slots = 4, max_model_len = 4096;
+  bool tokenize = true;     // --no-tokenize: no /tokenize (a server that does not count, e.g. behind a proxy)
   bool echo_headers = false;
   std::string body_mode;    // "", endless, endless-error, huge
   size_t huge_bytes = 32 * 1024 * 1024;
@@ -369,6 +371,7 @@ int main(int argc, char** argv) {
     else if (a == "--ctx-size") o.ctx_size = std::stoi(next());
     else if (a == "--slots") o.slots = std::stoi(next());
     else if (a == "--max-model-len") o.max_model_len = std::stoi(next());
+    else if (a == "--no-tokenize") o.tokenize = false;
     else if (a == "--echo-headers") o.echo_headers = true;
     else if (a == "--body-mode") o.body_mode = next();
     else if (a == "--huge-bytes") o.huge_bytes = std::stoull(next());
@@ -458,7 +461,7 @@ int main(int argc, char** argv) {
     }
     res.set_content(reply.dump(), "application/json");
   };
-  if (o.flavor != "plain") {
+  if (o.flavor != "plain" && o.tokenize) {
     server.Post("/tokenize", tokenize);
     if (o.flavor == "sglang") server.Post("/v1/tokenize", tokenize);
   }

@@ -125,6 +125,7 @@ TEST(NativeLogprobs, SglangGenerateScoresAsLmEvaluationHarness) {
   EXPECT_EQ(verdict["api"], "sglang");
   EXPECT_EQ(verdict["available"], true);
   EXPECT_EQ(run_config(dir / "k.db")["backend"]["logprobs_api"], "sglang");
+  EXPECT_EQ(sglang.stats()["per_path"].value("/generate", 0), 1 + 5) << "the probe, then one request a sample";
 }
 
 TEST(NativeLogprobs, TgiIsFoundByTheProbeWhereEchoIsIgnored) {
@@ -245,7 +246,7 @@ TEST(ContextExceeded, ARefusedPromptIsItsOwnFailureAndResumeIsNotOffered) {
 
 TEST(MockServers, TokenizeAndContextRefusalsInEachServersShape) {
   const std::string text = "대한민국의 수도는 서울이다";  // three tokens for the mock
-  MockServer llama("--flavor llama.cpp --ctx-size 8 --slots 4");
+  MockServer llama("--flavor llama.cpp --ctx-size 16 --slots 4");  // 4 tokens a slot
   auto t = post(root(llama) + "/tokenize", {{"content", text}, {"add_special", true}});
   EXPECT_EQ(t.status, 200);
   EXPECT_EQ(t.body["tokens"].size(), 3u);
@@ -254,7 +255,7 @@ TEST(MockServers, TokenizeAndContextRefusalsInEachServersShape) {
   refused = post(llama.url() + "/completions", {{"model", "m"}, {"prompt", text + " 정말"}, {"max_tokens", 1}});
   EXPECT_EQ(refused.status, 400);
   EXPECT_EQ(refused.body["error"]["type"], "exceed_context_size_error");
-  EXPECT_EQ(refused.body["error"]["n_ctx"], 2 * 2);
+  EXPECT_EQ(refused.body["error"]["n_ctx"], 4);
   EXPECT_EQ(refused.body["error"]["n_prompt_tokens"], 4);
   // echo accepted, prompt log-probs not given.
   auto echo = post(llama.url() + "/completions", {{"model", "m"}, {"prompt", "가"}, {"echo", true}, {"logprobs", 1}, {"max_tokens", 0}});

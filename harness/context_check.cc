@@ -57,7 +57,12 @@ std::map<std::string, double> ContextCheck::check(Backend& backend, const nlohma
   for (const auto& [task, prompts] : m_kept)
     for (const auto& p : prompts) texts.push_back(p.text);
   const auto counts = backend.count_tokens(texts);
-  if (!counts || counts->size() != texts.size()) return per_character;
+  if (!counts || counts->size() != texts.size()) {
+    if (limit)
+      fmt::print(stderr, "note: {} states a context of {} tokens but counted no prompt (its /tokenize did not answer); "
+                         "prompts are not checked before the run\n", text::join(options.base_urls, ", "), limit->total_tokens);
+    return per_character;
+  }
 
   std::vector<std::string> overflows, risks;
   long long needed_most = 0;

@@ -220,6 +220,31 @@ TEST(ContextCheck, DryRunEstimatesTokensWhereTheServerCounts) {
   EXPECT_FALSE(plan(plain)["tasks"][0].contains("tokens")) << "a server without /tokenize gives no estimate";
 }
 
+// Judge prompts are checked at plan time with the answers left empty (LogicKor's judge template
+// with its longest question): one that cannot fit even so stops the run; one that may not fit
+// once the answers are in is a warning.
+TEST(ContextCheck, JudgePromptsAreCheckedAgainstTheJudgesContext) {
+  ScratchDir dir;
+  MockServer model;
+  auto run = [&](const MockServer& judge, const std::string& name) {
+    return run_keval("run --tasks logickor --limit 2 --backend openai-chat --model m --base-url " + model.url() +
+                     " --judge-backend openai-chat --judge-model j --judge-base-url " + judge.url() + " --no-progress --name " +
+                     name + " --db " + shell_quote(dir / "k.db"));
+  };
+  MockServer small("--flavor llama.cpp --ctx-size 800 --slots 4");  // 200 tokens a slot
+  auto refused = run(small, "small");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("the judge prompts of 1 task do not fit"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("logickor: the longest prompt is"), std::string::npos) << refused.err;
+  EXPECT_EQ(model.stats()["total"], 0) << "nothing is sent to the model either";
+  EXPECT_EQ(small.stats()["total"], 0);
+
+  MockServer larger("--flavor llama.cpp --ctx-size 2000 --slots 4");  // the template fits, long answers may not
+  auto warned = run(larger, "larger");
+  EXPECT_NE(warned.err.find("warning: judge prompts of logickor"), std::string::npos) << warned.err;
+  EXPECT_GT(model.stats()["total"], 0);
+}
+
 TEST(ContextExceeded, ARefusedPromptIsItsOwnFailureAndResumeIsNotOffered) {
   ScratchDir dir;
   // No /tokenize: the check cannot count, so the server's own refusal is what the run meets.

@@ -599,10 +599,15 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
       bool can = backend->supports_loglikelihood(t->name);
       if (options.mc_mode == "loglik" && !can) {
         const nlohmann::json verdict = config["backend"].value("endpoint", nlohmann::json::object()).value("prompt_logprobs", nlohmann::json::object());
+        // Every shape the probe tried, each with what the server returned.
+        std::vector<std::string> refusals;
+        for (const auto& r : verdict.value("refused", nlohmann::json::array()))
+          refusals.push_back(fmt::format("{}: {}", r.value("api", "?"), r.value("detail", "")));
+        if (refusals.empty() && verdict.contains("detail")) refusals.push_back(verdict.value("detail", ""));
         throw InputError(fmt::format("--mc-mode loglik: backend '{}' gives no log-probabilities for task '{}'{}; use "
                                      "--mc-mode generate (or auto)", options.backend.kind, t->name,
-                                     verdict.contains("detail") ? fmt::format(" (server {}: {})", verdict.value("server", "asked"),
-                                                                              verdict.value("detail", "")) : ""));
+                                     refusals.empty() ? "" : fmt::format(" (server {}: {})", verdict.value("server", "asked"),
+                                                                         text::join(refusals, "; "))));
       }
       mode = options.mc_mode == "generate" || !can ? "generate" : "loglik";
     }

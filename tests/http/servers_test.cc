@@ -167,7 +167,7 @@ TEST(NativeLogprobs, LoglikWhereNoShapeWorksIsRefusedBeforeTheRun) {
   EXPECT_NE(wrong.err.find("--logprobs-api 'vllm'"), std::string::npos) << wrong.err;
 }
 
-TEST(ContextCheck, PromptsLongerThanALlamaCppSlotStopTheRunBeforeAnythingIsSent) {
+TEST(ContextBeforeTheRun, PromptsLongerThanALlamaCppSlotStopTheRunBeforeAnythingIsSent) {
   ScratchDir dir;
   // 4 slots share -c 240: 60 tokens each. KoBEST BoolQ's passages are longer; COPA's fit.
   MockServer llama("--flavor llama.cpp --ctx-size 240 --slots 4");
@@ -184,7 +184,7 @@ TEST(ContextCheck, PromptsLongerThanALlamaCppSlotStopTheRunBeforeAnythingIsSent)
   EXPECT_TRUE(run_config(dir / "k.db").is_null());
 }
 
-TEST(ContextCheck, VllmCountsTheTokensToGenerateToo) {
+TEST(ContextBeforeTheRun, VllmCountsTheTokensToGenerateToo) {
   ScratchDir dir;
   const std::string global = make_mock_task(dir, 6);
   MockServer vllm("--flavor vllm --max-model-len 64");
@@ -198,7 +198,7 @@ TEST(ContextCheck, VllmCountsTheTokensToGenerateToo) {
   EXPECT_EQ(fits.exit_code, 0) << fits.err;
 }
 
-TEST(ContextCheck, DryRunEstimatesTokensWhereTheServerCounts) {
+TEST(ContextBeforeTheRun, DryRunEstimatesTokensWhereTheServerCounts) {
   ScratchDir dir;
   const std::string global = make_mock_task(dir, 6);
   MockServer vllm("--flavor vllm");
@@ -223,7 +223,7 @@ TEST(ContextCheck, DryRunEstimatesTokensWhereTheServerCounts) {
 // Judge prompts are checked at plan time with the answers left empty (LogicKor's judge template
 // with its longest question): one that cannot fit even so stops the run; one that may not fit
 // once the answers are in is a warning.
-TEST(ContextCheck, JudgePromptsAreCheckedAgainstTheJudgesContext) {
+TEST(ContextBeforeTheRun, JudgePromptsAreCheckedAgainstTheJudgesContext) {
   ScratchDir dir;
   MockServer model;
   auto run = [&](const MockServer& judge, const std::string& name) {

@@ -67,8 +67,9 @@ std::unique_ptr<HttpEngine> root_engine(const BackendOptions& o) {
   return std::make_unique<HttpEngine>(e, api_key_from_environment(o.judge));
 }
 
-std::optional<openai::LogprobApi> chosen_api(const BackendOptions& o) {
+std::optional<openai::LogprobApi> chosen_api(const BackendOptions& o, bool chat) {
   if (o.logprobs_api == "auto") return std::nullopt;
+  if (chat) throw InputError("--logprobs-api applies to --backend openai-completions (chat endpoints score no given text)");
   auto api = openai::parse_logprob_api(o.logprobs_api);
   if (!api) throw InputError(fmt::format("--logprobs-api '{}' is not one of auto, openai, sglang, tgi", o.logprobs_api));
   return api;
@@ -78,7 +79,7 @@ class OpenAiBackend final : public Backend {
 public:
   OpenAiBackend(const BackendOptions& o, bool chat)
       : m_chat(chat), m_engine(engine_options(o), api_key_from_environment(o.judge)), m_base_urls(o.base_urls),
-        m_timeout(std::min(o.timeout, 30.0)), m_api(chosen_api(o)), m_root_engine(chat ? nullptr : root_engine(o)) {
+        m_timeout(std::min(o.timeout, 30.0)), m_api(chosen_api(o, chat)), m_root_engine(chat ? nullptr : root_engine(o)) {
     m_payload.model = o.model;
     m_payload.max_tokens = o.max_tokens;
     m_payload.temperature = o.temperature;

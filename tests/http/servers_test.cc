@@ -165,6 +165,10 @@ TEST(NativeLogprobs, LoglikWhereNoShapeWorksIsRefusedBeforeTheRun) {
                          "--base-url " + llama.url() + " --no-progress --db " + shell_quote(dir / "k.db"));
   EXPECT_EQ(wrong.exit_code, 2);
   EXPECT_NE(wrong.err.find("--logprobs-api 'vllm'"), std::string::npos) << wrong.err;
+  auto chat = run_keval(global + " run --tasks mock_mc --backend openai-chat --model m --logprobs-api sglang --base-url " +
+                        llama.url() + " --no-progress --db " + shell_quote(dir / "k.db"));
+  EXPECT_EQ(chat.exit_code, 2);
+  EXPECT_NE(chat.err.find("openai-completions"), std::string::npos) << chat.err;
 }
 
 TEST(ContextBeforeTheRun, PromptsLongerThanALlamaCppSlotStopTheRunBeforeAnythingIsSent) {

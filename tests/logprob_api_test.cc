@@ -47,6 +47,14 @@ TEST(LogprobApi, SglangSumsTheWholeTextsTokensPastTheContextsCount) {
   ASSERT_EQ(r.logprobs.size(), 2u);
   EXPECT_DOUBLE_EQ(r.logprobs[0], -0.25);
   EXPECT_DOUBLE_EQ(r.logprobs[1], -3.5);
+  EXPECT_FALSE(r.prompt_tokens) << "no meta_info.prompt_tokens: no usage";
+  const std::string counted = R"([{"meta_info": {"prompt_tokens": 2, "completion_tokens": 0, "input_token_logprobs": [[null, 1, null], [-1, 2, null]]}},
+                                  {"meta_info": {"prompt_tokens": 3, "completion_tokens": 0, "input_token_logprobs": [[null, 1, null], [-1, 2, null], [-2, 3, null]]}},
+                                  {"meta_info": {"prompt_tokens": 3, "completion_tokens": 0, "input_token_logprobs": [[null, 1, null], [-1, 2, null], [-4, 4, null]]}}])";
+  const Response usage = parse_loglikelihood_part(LogprobApi::sglang, counted, boolq_request(), 0);
+  ASSERT_TRUE(usage.ok()) << usage.message;
+  EXPECT_EQ(usage.prompt_tokens, 8);
+  EXPECT_EQ(usage.completion_tokens, 0);
 }
 
 TEST(LogprobApi, SglangRepliesOfAnotherShapeAreMalformed) {
@@ -97,6 +105,7 @@ TEST(LogprobApi, TgiAsksOneTextARequestAndCombinesTheirPrefill) {
   ASSERT_TRUE(combined.ok()) << combined.message;
   EXPECT_DOUBLE_EQ(combined.logprobs[0], -0.75);
   EXPECT_DOUBLE_EQ(combined.logprobs[1], -2.5);
+  EXPECT_EQ(combined.prompt_tokens, 2 + 3 + 4);  // every text's prefill
   // Without decoder_input_details TGI sends no prefill: the reply does not fit.
   EXPECT_EQ(parse_loglikelihood_part(LogprobApi::tgi, R"({"generated_text": " 예"})", req, 0).failure, FailureKind::malformed);
 }

@@ -165,6 +165,10 @@ Response parse_loglikelihood_part(LogprobApi api, std::string_view body, const R
     auto values = tgi_prompt_logprobs(j, &error);
     if (!values) return malformed(fmt::format("text {}: {}", part, error), body);
     Response out;
+    // Usage: the prompt's tokens are its prefill; details.generated_tokens what was generated.
+    out.prompt_tokens = static_cast<long long>(values->size());
+    if (j["details"].contains("generated_tokens") && j["details"]["generated_tokens"].is_number_integer())
+      out.completion_tokens = j["details"]["generated_tokens"].get<long long>();
     out.logprobs = std::move(*values);
     return out;
   }
@@ -184,6 +188,21 @@ Response parse_loglikelihood_part(LogprobApi api, std::string_view body, const R
     if (!value) return malformed(fmt::format("continuation {}: {}", c, error), body);
     out.logprobs.push_back(*value);
   }
+  // Usage: meta_info's prompt_tokens and completion_tokens of every text, where SGLang sends them.
+  long long prompt = 0, completion = 0;
+  bool reported = true;
+  for (const auto& reply : j) {
+    const auto& meta = reply["meta_info"];
+    reported = reported && meta.contains("prompt_tokens") && meta["prompt_tokens"].is_number_integer();
+    if (!reported) break;
+    prompt += meta["prompt_tokens"].get<long long>();
+    if (meta.contains("completion_tokens") && meta["completion_tokens"].is_number_integer())
+      completion += meta["completion_tokens"].get<long long>();
+  }
+  if (reported) {
+    out.prompt_tokens = prompt;
+    out.completion_tokens = completion;
+  }
   return out;
 }
 
@@ -198,6 +217,14 @@ Response combine_loglikelihood_parts(LogprobApi api, const Request& r, const std
     if (!value) return Response::failed(FailureKind::malformed, fmt::format("continuation {}: {}", c, error));
     out.logprobs.push_back(*value);
   }
+  // Usage: what every request of the question cost, the context's included.
+  long long prompt = 0, completion = 0;
+  for (const auto& p : parts) {
+    prompt += p.prompt_tokens.value_or(0);
+    completion += p.completion_tokens.value_or(0);
+  }
+  out.prompt_tokens = prompt;
+  out.completion_tokens = completion;
   return out;
 }
 

@@ -24,6 +24,9 @@ public:
     return m_inner->has_answer(task, sample_id);
   }
   std::string answers_file() const override { return m_inner->answers_file(); }
+  std::optional<std::vector<long long>> count_tokens(const std::vector<std::string>& texts) override {
+    return m_inner->count_tokens(texts);
+  }
   // What a server says of itself is server text too: redacted before it is recorded.
   nlohmann::json probe(bool want_loglikelihood) override {
     nlohmann::json found = m_inner->probe(want_loglikelihood);

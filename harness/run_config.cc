@@ -26,6 +26,7 @@ nlohmann::json BackendConfig::to_json() const {
     for (const auto& h : headers) names.push_back(text::trim(h.substr(0, h.find(':'))));
     out["header_names"] = names;
   }
+  if (logprobs_api != "auto") out["logprobs_api"] = logprobs_api;
   if (!model_id.empty()) out["model_id"] = model_id;
   return out;
 }
@@ -49,6 +50,7 @@ BackendConfig BackendConfig::from_json(const nlohmann::json& entry, const nlohma
   out.seed = entry.value("seed", defaults.seed);
   out.responses_file = entry.value("responses_file", "");
   out.command = entry.value("command", "");
+  out.logprobs_api = entry.value("logprobs_api", defaults.logprobs_api);
   if (entry.contains("base_urls")) out.base_urls = entry.at("base_urls").get<std::vector<std::string>>();
   if (entry.contains("max_tokens")) out.max_tokens = entry.at("max_tokens").get<int>();
   if (entry.contains("temperature")) out.temperature = entry.at("temperature").get<double>();

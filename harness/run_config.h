@@ -35,6 +35,9 @@ struct BackendConfig {
   // --model-id: pins the identity that keys the response cache when the server reports none
   // that names the model.
   std::string model_id;
+  // Prompt log-probs: the shape to ask them in (openai, sglang, tgi; backends/logprob_api.h), or
+  // "auto": the probe tries each and the runner then sets the one that answered.
+  std::string logprobs_api = "auto";
 
   // Execution: stored under "execution", not hashed.
   int concurrency = 16;               // requests in flight

@@ -25,6 +25,9 @@ struct PlannedTask {
   size_t max_turns = 0;
   size_t judge_requests = 0;     // one a judged turn (an unreadable verdict is asked again)
   size_t characters = 0;         // Unicode characters of the prompts sent (dialogue: without the model's own answers)
+  // Prompt tokens, estimated from the longest prompts the server counted (tokens per character
+  // times `characters`); nullopt where the server cannot count (context_check.h).
+  std::optional<long long> tokens;
 };
 
 // A run fixed before it starts: its configuration (what decides its results), the task versions,
@@ -72,7 +75,9 @@ private:
 
 // Resolves the tasks, checks every template and row, and counts what the run will send; stores
 // and sends nothing.
-// `probe_servers` false (a dry run) asks no server: modes then assume what the backend kind offers.
+// `probe_servers` false (a dry run) sends the server no request: modes then assume what the
+// backend kind offers; it is asked only who it is and to count the longest prompts' tokens.
+// Prompts that cannot fit the server's context fail the plan (InputError; context_check.h).
 RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool probe_servers = true);
 
 // Task and group results of a run, computed from its stored scores and its configuration.

@@ -78,7 +78,7 @@ std::string server_root(const std::string& base_url) {
 }
 
 nlohmann::json endpoint_identity(const std::string& base_url, const HttpReply& models, const HttpReply& props,
-                                 const std::string& requested_model) {
+                                 const std::string& requested_model, const HttpReply& info) {
   nlohmann::json out = {{"base_url", base_url}};
   const nlohmann::json m = parse_object(models);
   if (m.is_object() && m.contains("data") && m["data"].is_array()) {
@@ -108,6 +108,13 @@ nlohmann::json endpoint_identity(const std::string& base_url, const HttpReply& m
       keep(llama, p["default_generation_settings"], {"n_ctx"});
     out["props"] = std::move(llama);
   }
+  // TGI's GET /info: the model, its revision and the token limits it was started with.
+  const nlohmann::json i = parse_object(info);
+  if (i.is_object() && i.contains("model_id") && i.contains("max_total_tokens")) {
+    nlohmann::json tgi;
+    keep(tgi, i, {"model_id", "model_sha", "max_input_tokens", "max_total_tokens", "version"});
+    out["info"] = std::move(tgi);
+  }
   return out;
 }
 
@@ -118,11 +125,79 @@ nlohmann::json probe_endpoint(const std::string& base_url, const std::string& re
   const HttpReply models = http_get(base + "/models", headers, timeout_seconds);
   // /props is llama.cpp's; other servers answer 404, which says nothing about the model.
   const HttpReply props = http_get(server_root(base) + "/props", headers, timeout_seconds);
-  return endpoint_identity(base_url, models, props, requested_model);
+  // /info is TGI's; others answer 404 (or something without its fields, which is left out).
+  const HttpReply info = props.status == 200 ? HttpReply{} : http_get(server_root(base) + "/info", headers, timeout_seconds);
+  return endpoint_identity(base_url, models, props, requested_model, info);
 }
 
 bool names_a_model(const nlohmann::json& endpoint) {
-  return (endpoint.contains("models") && !endpoint["models"].empty()) || endpoint.contains("props");
+  return (endpoint.contains("models") && !endpoint["models"].empty()) || endpoint.contains("props") ||
+         endpoint.contains("info");
+}
+
+ServerKind server_kind(const nlohmann::json& endpoint) {
+  if (!endpoint.is_object()) return ServerKind::other;
+  if (endpoint.contains("props")) return ServerKind::llama_cpp;
+  if (endpoint.contains("info")) return ServerKind::tgi;
+  if (endpoint.contains("models") && endpoint["models"].is_array())
+    for (const auto& m : endpoint["models"])
+      if (m.is_object() && m.contains("max_model_len")) return ServerKind::vllm_or_sglang;
+  return ServerKind::other;
+}
+
+std::optional<ContextLimit> context_limit(const nlohmann::json& endpoint) {
+  const auto positive = [](const nlohmann::json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_number_integer() && j[key].get<long long>() > 0;
+  };
+  ContextLimit limit;
+  switch (server_kind(endpoint)) {
+  case ServerKind::llama_cpp:
+    if (!positive(endpoint["props"], "n_ctx")) return std::nullopt;
+    // llama.cpp refuses a prompt that does not fit the slot; a long answer stops at its end.
+    limit.tokens = limit.total_tokens = endpoint["props"]["n_ctx"].get<long long>();
+    limit.counts_generation = false;
+    limit.source = "llama.cpp /props default_generation_settings.n_ctx (per slot)";
+    return limit;
+  case ServerKind::tgi: {
+    const auto& info = endpoint["info"];
+    if (!positive(info, "max_total_tokens")) return std::nullopt;
+    limit.total_tokens = info["max_total_tokens"].get<long long>();
+    limit.tokens = positive(info, "max_input_tokens") ? info["max_input_tokens"].get<long long>() : limit.total_tokens;
+    limit.source = "TGI /info max_input_tokens, max_total_tokens";
+    return limit;
+  }
+  case ServerKind::vllm_or_sglang:
+    for (const auto& m : endpoint["models"])
+      if (positive(m, "max_model_len")) {
+        limit.tokens = limit.total_tokens = m["max_model_len"].get<long long>();
+        limit.source = "/v1/models max_model_len";
+        return limit;
+      }
+    return std::nullopt;
+  case ServerKind::other: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> tokenize_body(ServerKind kind, const std::string& model, const std::string& text) {
+  nlohmann::json body;
+  switch (kind) {
+  // add_special: count the BOS token llama.cpp's completion endpoints add.
+  case ServerKind::llama_cpp: body = {{"content", text}, {"add_special", true}}; break;
+  case ServerKind::vllm_or_sglang: body = {{"model", model}, {"prompt", text}}; break;
+  case ServerKind::tgi: body = {{"inputs", text}}; break;
+  case ServerKind::other: return std::nullopt;
+  }
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<long long> parse_token_count(ServerKind kind, const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (kind == ServerKind::tgi) return j.is_array() ? std::optional<long long>(static_cast<long long>(j.size())) : std::nullopt;
+  if (!j.is_object()) return std::nullopt;
+  if (j.contains("count") && j["count"].is_number_integer()) return j["count"].get<long long>();
+  if (j.contains("tokens") && j["tokens"].is_array()) return static_cast<long long>(j["tokens"].size());
+  return std::nullopt;
 }
 
 } // namespace keval

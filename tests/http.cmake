@@ -11,6 +11,7 @@ set_target_properties(keval-mock-server PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CM
 add_executable(keval_http_tests ${CMAKE_CURRENT_SOURCE_DIR}/http/http_integration_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http/judge_integration_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http/identity_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http/servers_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http/encode_pair_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http/hardening_test.cc)
 target_include_directories(keval_http_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})

@@ -58,6 +58,9 @@ std::vector<CLI::Option*> add_backend_flags(CLI::App& app, BackendConfig& config
 }
 
 void add_model_overrides(CLI::App& app, BackendConfig& config) {
+  app.add_option("--logprobs-api", config.logprobs_api,
+                 "openai-completions: prompt log-probs as auto (probed), openai (echo), sglang or tgi (native /generate)")
+      ->capture_default_str();
   app.add_option("--seed", config.seed, "Seed of the random backend")->capture_default_str();
   app.add_option("--max-tokens", config.max_tokens, "Replaces every task's max_tokens (default: each task's own)")
       ->check(CLI::Range(1, 1 << 20));

@@ -28,6 +28,21 @@
 // n_ctx = --ctx-size / --slots), and accepts `echo` but ignores it: a completion with logprobs
 // gets the generated token's log-prob in its own shape ({"content": [{token, logprob, …}]}), never
 // the prompt's. Both put the current time in `created`, as the real servers do.
+// --flavor sglang answers as SGLang: /v1/models with `root` and `max_model_len`, echo with
+// logprobs on /v1/completions, and its native POST /generate (`text` a string or a list;
+// return_logprob with logprob_start_len 0 gives meta_info.input_token_logprobs
+// [[logprob, id, null], …]). --flavor tgi answers as text-generation-inference: GET /info
+// (model_id, max_input_tokens = --max-model-len - 1, max_total_tokens = --max-model-len),
+// /v1/models listing the model under its id, /v1/completions ignoring echo, and POST /generate
+// ({"inputs", "parameters"}; details + decoder_input_details give details.prefill
+// [{id, text, logprob}, …]). Every flavor counts tokens at POST /tokenize in its server's shape
+// (llama.cpp {"content"} -> {"tokens"}; vLLM and SGLang {"prompt"} -> {"count", "max_model_len",
+// "tokens"}; TGI {"inputs"} -> [{id, text, start, stop}]), with the mock's tokenizer, and refuses
+// a prompt longer than its context as that server does: llama.cpp 400 exceed_context_size_error
+// when the prompt has n_ctx per slot (--ctx-size / --slots) tokens or more; vLLM 400 "maximum
+// context length" and SGLang 400 "longer than the model's context length" when prompt +
+// max_tokens passes --max-model-len; TGI 422 when prompt + max_new_tokens does. --no-tokenize
+// leaves /tokenize out (the server then counts nothing for keval's check, but still refuses).
 // Hostile replies: --echo-headers sends the request's headers back, the n-th POST in the n-th of
 // these ways: 400 with the headers as text; 500 whose JSON body quotes them after 250 bytes of
 // padding; 200 {"error": …}; 200 with them as the answer; upper-cased as the answer; 200
@@ -73,9 +88,10 @@ struct Options {
   bool spaces_apart = false; // --tokenizer spaces-apart (default: words, spaces joined to the next word)
   int threads = 160;        // one per keep-alive connection: at least the client's concurrency
   std::vector<std::pair<std::string, std::string>> replies;  // (when, reply), first match wins
-  std::string flavor = "plain";   // plain | vllm | llama.cpp
+  std::string flavor = "plain";   // plain | vllm | llama.cpp | sglang | tgi
   std::string model_path = "/models/mock-7b-q4_k_m.gguf";
   int ctx_size = 8192, slots = 4, max_model_len = 4096;
+  bool tokenize = true;     // --no-tokenize: no /tokenize (a server that does not count, e.g. behind a proxy)
   bool echo_headers = false;
   std::string body_mode;    // "", endless, endless-error, huge
   size_t huge_bytes = 32 * 1024 * 1024;
@@ -258,6 +274,58 @@ nlohmann::json echo_logprobs(const std::string& text, const std::string& marker,
   return {{"tokens", tokens}, {"token_logprobs", values}, {"text_offset", offsets}, {"top_logprobs", nullptr}};
 }
 
+size_t token_count(const std::string& text, const Options& o) {
+  return echo_logprobs(text, o.marker, o.spaces_apart)["tokens"].size();
+}
+
+long long token_id(const std::string& token) { return static_cast<long long>(fnv1a(token) % 150000); }
+
+// The refusal of a prompt of `prompt_tokens` that, with `max_tokens` to generate, does not fit
+// the flavor's context, as that server words it; false when it fits.
+bool refuse_long_prompt(const Options& o, size_t prompt_tokens, long long max_tokens, httplib::Response& res) {
+  const long long n = static_cast<long long>(prompt_tokens);
+  if (o.flavor == "llama.cpp") {
+    const long long n_ctx = o.ctx_size / std::max(1, o.slots);
+    if (n < n_ctx) return false;
+    res.status = 400;
+    res.set_content(nlohmann::json{{"error", {{"code", 400},
+                                              {"message", "request (" + std::to_string(n) + " tokens) exceeds the available context size (" +
+                                                              std::to_string(n_ctx) + " tokens), try increasing it"},
+                                              {"type", "exceed_context_size_error"},
+                                              {"n_prompt_tokens", n},
+                                              {"n_ctx", n_ctx}}}}.dump(),
+                    "application/json");
+    return true;
+  }
+  if (o.flavor != "vllm" && o.flavor != "sglang" && o.flavor != "tgi") return false;
+  if (n + std::max(0LL, max_tokens) <= o.max_model_len) return false;
+  const std::string limit = std::to_string(o.max_model_len), total = std::to_string(n + max_tokens);
+  if (o.flavor == "vllm") {
+    res.status = 400;
+    res.set_content(nlohmann::json{{"error", {{"message", "This model's maximum context length is " + limit + " tokens. However, you requested " +
+                                                              total + " tokens (" + std::to_string(n) + " in the messages, " +
+                                                              std::to_string(max_tokens) + " in the completion). Please reduce the length "
+                                                              "of the messages or completion."},
+                                              {"type", "BadRequestError"}, {"param", nullptr}, {"code", 400}}}}.dump(),
+                    "application/json");
+  } else if (o.flavor == "sglang") {
+    res.status = 400;
+    res.set_content(nlohmann::json{{"object", "error"},
+                                   {"message", "The input (" + std::to_string(n) + " tokens) is longer than the model's context length (" +
+                                                   limit + " tokens)."},
+                                   {"type", "BadRequestError"}, {"param", nullptr}, {"code", 400}}.dump(),
+                    "application/json");
+  } else {
+    res.status = 422;
+    res.set_content(nlohmann::json{{"error", "Input validation error: `inputs` tokens + `max_new_tokens` must be <= " + limit + ". Given: " +
+                                                 std::to_string(n) + " `inputs` tokens and " + std::to_string(max_tokens) +
+                                                 " `max_new_tokens`"},
+                                   {"error_type", "validation"}}.dump(),
+                    "application/json");
+  }
+  return true;
+}
+
 std::string prompt_key(const nlohmann::json& body) {
   if (body.contains("messages") && body["messages"].is_array() && !body["messages"].empty())
     return body["messages"].back().value("content", "");
@@ -320,6 +388,7 @@ int main(int argc, char** argv) {
     else if (a == "--ctx-size") o.ctx_size = std::stoi(next());
     else if (a == "--slots") o.slots = std::stoi(next());
     else if (a == "--max-model-len") o.max_model_len = std::stoi(next());
+    else if (a == "--no-tokenize") o.tokenize = false;
     else if (a == "--echo-headers") o.echo_headers = true;
     else if (a == "--body-mode") o.body_mode = next();
     else if (a == "--huge-bytes") o.huge_bytes = std::stoull(next());
@@ -344,6 +413,11 @@ int main(int argc, char** argv) {
     if (o.flavor == "vllm") {
       model = {{"id", o.model}, {"object", "model"}, {"created", now}, {"owned_by", "vllm"}, {"root", o.model_path},
                {"parent", nullptr}, {"max_model_len", o.max_model_len}, {"permission", nlohmann::json::array()}};
+    } else if (o.flavor == "sglang") {
+      model = {{"id", o.model}, {"object", "model"}, {"created", now}, {"owned_by", "sglang"}, {"root", o.model_path},
+               {"max_model_len", o.max_model_len}};
+    } else if (o.flavor == "tgi") {
+      model = {{"id", o.model}, {"object", "model"}, {"created", 0}, {"owned_by", o.model}};
     } else if (o.flavor == "llama.cpp") {
       const unsigned long long h = fnv1a(o.model_path);
       model = {{"id", o.model_path}, {"object", "model"}, {"created", now}, {"owned_by", "llamacpp"},
@@ -361,6 +435,125 @@ int main(int argc, char** argv) {
                           {"build_info", "b0-mock"}};
       res.set_content(j.dump(), "application/json");
     });
+
+  if (o.flavor == "tgi")
+    server.Get("/info", [&](const httplib::Request&, httplib::Response& res) {
+      nlohmann::json j = {{"model_id", o.model}, {"model_sha", "0123456789abcdef0123456789abcdef01234567"},
+                          {"model_pipeline_tag", "text-generation"}, {"max_concurrent_requests", 128}, {"max_best_of", 2},
+                          {"max_stop_sequences", 4}, {"max_input_tokens", o.max_model_len - 1},
+                          {"max_total_tokens", o.max_model_len}, {"validation_workers", 2}, {"max_client_batch_size", 4},
+                          {"router", "text-generation-router"}, {"version", "3.3.6"}, {"sha", nullptr}, {"docker_label", nullptr}};
+      res.set_content(j.dump(), "application/json");
+    });
+
+  // Token counting, in each server's shape (plain: none).
+  auto tokenize = [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard lock(stats.mutex);
+      ++stats.per_path[req.path];
+    }
+    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    const char* field = o.flavor == "llama.cpp" ? "content" : o.flavor == "tgi" ? "inputs" : "prompt";
+    if (!body.is_object() || !body.contains(field) || !body[field].is_string()) {
+      res.status = o.flavor == "tgi" ? 422 : 400;
+      res.set_content(nlohmann::json{{"error", std::string("missing field `") + field + "`"}}.dump(), "application/json");
+      return;
+    }
+    const std::string text = body[field].get<std::string>();
+    const nlohmann::json echoed = echo_logprobs(text, o.marker, o.spaces_apart);
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& t : echoed["tokens"]) ids.push_back(token_id(t.get<std::string>()));
+    nlohmann::json reply;
+    if (o.flavor == "llama.cpp") {
+      reply = {{"tokens", ids}};
+    } else if (o.flavor == "tgi") {
+      reply = nlohmann::json::array();
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const size_t start = echoed["text_offset"][i];
+        const std::string t = echoed["tokens"][i];
+        reply.push_back({{"id", ids[i]}, {"text", t}, {"start", start}, {"stop", start + t.size()}});
+      }
+    } else {
+      reply = {{"count", ids.size()}, {"max_model_len", o.max_model_len}, {"tokens", ids}, {"token_strs", nullptr}};
+    }
+    res.set_content(reply.dump(), "application/json");
+  };
+  if (o.flavor != "plain" && o.tokenize) {
+    server.Post("/tokenize", tokenize);
+    if (o.flavor == "sglang") server.Post("/v1/tokenize", tokenize);
+  }
+
+  // SGLang's and TGI's native generation endpoint, with their prompt log-probs.
+  auto generate = [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard lock(stats.mutex);
+      ++stats.total;
+      ++stats.per_path[req.path];
+    }
+    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    if (o.flavor == "tgi") {
+      if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_string()) {
+        res.status = 422;
+        res.set_content(R"({"error": "Failed to deserialize the JSON body into the target type: missing field `inputs`", "error_type": "validation"})",
+                        "application/json");
+        return;
+      }
+      const std::string text = body["inputs"].get<std::string>();
+      const nlohmann::json params = body.value("parameters", nlohmann::json::object());
+      const long long max_new = params.value("max_new_tokens", 100LL);
+      if (refuse_long_prompt(o, token_count(text, o), max_new, res)) return;
+      std::string generated(" ");  // built in two steps: GCC 12 warns (-Wrestrict) on " " + std::string
+      generated += pick_label(text, o.marker);
+      nlohmann::json reply = {{"generated_text", generated}};
+      if (params.value("details", false)) {
+        nlohmann::json prefill = nlohmann::json::array();
+        if (params.value("decoder_input_details", false)) {
+          const nlohmann::json echoed = echo_logprobs(text, o.marker, o.spaces_apart);
+          for (size_t i = 0; i < echoed["tokens"].size(); ++i)
+            prefill.push_back({{"id", token_id(echoed["tokens"][i])}, {"text", echoed["tokens"][i]}, {"logprob", echoed["token_logprobs"][i]}});
+        }
+        reply["details"] = {{"finish_reason", "length"}, {"generated_tokens", 1}, {"seed", nullptr}, {"prefill", prefill},
+                            {"tokens", {{{"id", token_id(generated)}, {"text", generated}, {"logprob", -0.25}, {"special", false}}}}};
+      }
+      res.set_content(reply.dump(), "application/json");
+      return;
+    }
+    // SGLang
+    if (!body.is_object() || !body.contains("text") || (!body["text"].is_string() && !body["text"].is_array())) {
+      res.status = 400;
+      res.set_content(R"({"object": "error", "message": "Either text, input_ids or input_embeds should be provided.", "type": "BadRequestError", "param": null, "code": 400})",
+                      "application/json");
+      return;
+    }
+    const nlohmann::json sampling = body.value("sampling_params", nlohmann::json::object());
+    const long long max_new = sampling.value("max_new_tokens", 128LL);
+    const bool logprobs = body.value("return_logprob", false) && body.value("logprob_start_len", -1) == 0;
+    std::vector<std::string> texts;
+    if (body["text"].is_string()) texts.push_back(body["text"].get<std::string>());
+    else
+      for (const auto& t : body["text"]) texts.push_back(t.is_string() ? t.get<std::string>() : t.dump());
+    nlohmann::json replies = nlohmann::json::array();
+    for (const auto& text : texts) {
+      const nlohmann::json echoed = echo_logprobs(text, o.marker, o.spaces_apart);
+      if (refuse_long_prompt(o, echoed["tokens"].size(), max_new, res)) return;
+      nlohmann::json input = nlohmann::json::array();
+      if (logprobs)
+        for (size_t i = 0; i < echoed["tokens"].size(); ++i)
+          input.push_back({echoed["token_logprobs"][i], token_id(echoed["tokens"][i]), nullptr});
+      std::string generated;
+      if (max_new > 0) (generated = " ") += pick_label(text, o.marker);
+      replies.push_back({{"text", generated},
+                         {"meta_info", {{"id", "mock-" + std::to_string(fnv1a(text) % 1000000)},
+                                        {"finish_reason", {{"type", "length"}, {"length", max_new}}},
+                                        {"prompt_tokens", echoed["tokens"].size()},
+                                        {"completion_tokens", max_new > 0 ? 1 : 0},
+                                        {"cached_tokens", 0},
+                                        {"input_token_logprobs", input},
+                                        {"output_token_logprobs", nlohmann::json::array()}}}});
+    }
+    res.set_content((body["text"].is_string() ? replies[0] : replies).dump(), "application/json");
+  };
+  if (o.flavor == "sglang" || o.flavor == "tgi") server.Post("/generate", generate);
 
   // /stats?prompts=1 adds how often each prompt was requested.
   server.Get("/stats", [&](const httplib::Request& req, httplib::Response& res) {
@@ -456,6 +649,24 @@ int main(int argc, char** argv) {
         return;
       }
     }
+    {
+      // The longest prompt of the request against the flavor's context.
+      size_t longest = 0;
+      if (chat && body.contains("messages") && body["messages"].is_array()) {
+        std::string all;
+        for (const auto& m : body["messages"])
+          if (m.is_object() && m.contains("content") && m["content"].is_string()) all += m["content"].get<std::string>() + "\n";
+        longest = token_count(all, o);
+      } else if (body.contains("prompt")) {
+        const auto& p = body["prompt"];
+        if (p.is_string()) longest = token_count(p.get<std::string>(), o);
+        else if (p.is_array())
+          for (const auto& x : p)
+            if (x.is_string()) longest = std::max(longest, token_count(x.get<std::string>(), o));
+      }
+      const long long max_tokens = body.contains("max_tokens") && body["max_tokens"].is_number_integer() ? body["max_tokens"].get<long long>() : 16;
+      if (refuse_long_prompt(o, longest, max_tokens, res)) return;
+    }
     nlohmann::json reply = {{"id", "mock-" + std::to_string(body_hash % 1000000)}, {"model", o.model}, {"created", 0}};
     if (chat) {
       std::string answer("정답은 ");
@@ -488,8 +699,8 @@ int main(int argc, char** argv) {
       if (p.is_array())
         for (const auto& x : p) prompts.push_back(x.is_string() ? x.get<std::string>() : x.dump());
       else prompts.push_back(p.is_string() ? p.get<std::string>() : p.dump());
-      // llama.cpp's server accepts echo and ignores it.
-      bool echo = body.value("echo", false) && o.flavor != "llama.cpp";
+      // llama.cpp's server accepts echo and ignores it; TGI's /v1/completions has no echo.
+      bool echo = body.value("echo", false) && o.flavor != "llama.cpp" && o.flavor != "tgi";
       const bool llama_logprobs = o.flavor == "llama.cpp" && body.contains("logprobs") && !body["logprobs"].is_null();
       // Choices come back in reverse order: clients must match them by index.
       for (size_t k = prompts.size(); k-- > 0;) {

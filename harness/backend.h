@@ -60,6 +60,12 @@ public:
     (void)want_loglikelihood;
     return nullptr;
   }
+  // How many tokens each text is as the server counts them (its /tokenize), so prompts are
+  // checked against its context before a run; nullopt when it cannot count (or was not probed).
+  virtual std::optional<std::vector<long long>> count_tokens(const std::vector<std::string>& texts) {
+    (void)texts;
+    return std::nullopt;
+  }
   // Whether the backend holds an answer for a sample before anything is asked: a backend that
   // answers from a file (replay) knows which samples the file lacks, so a run can say so at its
   // start. nullopt: this backend cannot tell in advance.

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "context_check.h"
 #include "extract_choice.h"
 #include "judging.h"
 #include "keval_version.h"
@@ -262,9 +263,12 @@ void record_probe(nlohmann::json& entry, const nlohmann::json& probe, const Back
                probe.at("endpoints").empty() ? "" : probe.at("endpoints")[0].value("models_error", "no entries"), options.model);
 }
 
-// The identity recorded for a backend (empty: none), which keys its cached answers.
+// The identity recorded for a backend (empty: none), which keys its cached answers, and the
+// prompt log-probs' shape its probe found, in which the run asks for them.
 BackendOptions with_identity(BackendOptions options, const nlohmann::json& entry) {
   options.identity = entry.value("identity", "");
+  const nlohmann::json verdict = entry.value("endpoint", nlohmann::json::object()).value("prompt_logprobs", nlohmann::json::object());
+  if (verdict.value("available", false) && verdict.contains("api")) options.logprobs_api = verdict.at("api");
   return options;
 }
 
@@ -310,6 +314,7 @@ nlohmann::json RunPlan::to_json() const {
   for (const auto& t : tasks) {
     list.push_back({{"task", t.name}, {"mode", t.mode}, {"samples", t.samples}, {"requests", t.requests},
                     {"turns", t.max_turns}, {"judge_requests", t.judge_requests}, {"characters", t.characters}});
+    if (t.tokens) list.back()["tokens"] = *t.tokens;
     samples += t.samples;
     requests += t.requests;
     judge += t.judge_requests;
@@ -317,6 +322,11 @@ nlohmann::json RunPlan::to_json() const {
   }
   out["tasks"] = std::move(list);
   out["total"] = {{"samples", samples}, {"requests", requests}, {"judge_requests", judge}, {"characters", characters}};
+  if (!tasks.empty() && std::all_of(tasks.begin(), tasks.end(), [](const PlannedTask& t) { return t.tokens.has_value(); })) {
+    long long tokens = 0;
+    for (const auto& t : tasks) tokens += *t.tokens;
+    out["total"]["tokens"] = tokens;
+  }
   out["backend"] = config.at("backend");
   if (config.contains("judge")) out["judge"] = config.at("judge");
   if (config.contains("shard")) out["shard"] = {{"index", config["shard"]["index"]}, {"count", config["shard"]["count"]}};
@@ -429,6 +439,36 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
   return results;
 }
 
+namespace {
+
+// Checks the counted prompts against the servers' contexts (ContextCheck) and sets each planned
+// task's estimated tokens. A dry run probes nothing else, so it asks the model's server only who
+// it is, to know how to count.
+void check_context(RunPlan& plan, const nlohmann::json& config, Backend& backend, const RunOptions& options,
+                   bool probed, const ContextCheck& model_prompts, const ContextCheck& judge_prompts) {
+  auto endpoint_of = [](const nlohmann::json& entry) {
+    const nlohmann::json probe = entry.value("endpoint", nlohmann::json());
+    return probe.is_object() && probe.contains("endpoints") && !probe["endpoints"].empty() ? probe["endpoints"][0]
+                                                                                         : nlohmann::json();
+  };
+  nlohmann::json endpoint = endpoint_of(config.at("backend"));
+  if (!probed) {
+    const nlohmann::json probe = backend.probe(false);
+    if (probe.is_object() && probe.contains("endpoints") && !probe["endpoints"].empty()) endpoint = probe["endpoints"][0];
+  }
+  const auto per_character = model_prompts.check(backend, endpoint, options.backend, false);
+  for (auto& task : plan.tasks)
+    if (auto it = per_character.find(task.name); it != per_character.end())
+      task.tokens = static_cast<long long>(std::llround(it->second * static_cast<double>(task.characters)));
+  if (probed && options.judge && !judge_prompts.empty() && config.contains("judge")) {
+    auto judge = make_backend(*options.judge);
+    judge->probe(false);  // the backend learns how its server counts (the record is already in `config`)
+    judge_prompts.check(*judge, endpoint_of(config.at("judge")), *options.judge, true);
+  }
+}
+
+} // namespace
+
 RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool probe_servers) {
   if (options.mc_mode != "auto" && options.mc_mode != "loglik" && options.mc_mode != "generate")
     throw InputError(fmt::format("--mc-mode '{}' is not one of loglik, generate, auto", options.mc_mode));
@@ -469,6 +509,10 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
                kept.empty() ? std::string("nothing") : text::join(kept.get<std::vector<std::string>>(), ", "));
   };
   RunPlan plan;
+  // The longest prompts of each task (and of each judged task's judge), counted by the server
+  // once every task is planned: a prompt longer than its context fails here, not in the run.
+  ContextCheck model_prompts, judge_prompts;
+  const long long model_max_tokens_given = options.backend.max_tokens.value_or(-1);
   nlohmann::json task_list = nlohmann::json::array();
   nlohmann::json shard_counts = nlohmann::json::object();
   std::set<std::string> in_run;
@@ -479,10 +523,15 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
       bool can = backend->supports_loglikelihood(t->name);
       if (options.mc_mode == "loglik" && !can) {
         const nlohmann::json verdict = config["backend"].value("endpoint", nlohmann::json::object()).value("prompt_logprobs", nlohmann::json::object());
+        // Every shape the probe tried, each with what the server returned.
+        std::vector<std::string> refusals;
+        for (const auto& r : verdict.value("refused", nlohmann::json::array()))
+          refusals.push_back(fmt::format("{}: {}", r.value("api", "?"), r.value("detail", "")));
+        if (refusals.empty() && verdict.contains("detail")) refusals.push_back(verdict.value("detail", ""));
         throw InputError(fmt::format("--mc-mode loglik: backend '{}' gives no log-probabilities for task '{}'{}; use "
                                      "--mc-mode generate (or auto)", options.backend.kind, t->name,
-                                     verdict.contains("detail") ? fmt::format(" (server {}: {})", verdict.value("server", "asked"),
-                                                                              verdict.value("detail", "")) : ""));
+                                     refusals.empty() ? "" : fmt::format(" (server {}: {})", verdict.value("server", "asked"),
+                                                                         text::join(refusals, "; "))));
       }
       mode = options.mc_mode == "generate" || !can ? "generate" : "loglik";
     }
@@ -501,11 +550,37 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
     // The rows stay cached: when this is the run's last (or only) task, execute() starts from them.
     SampleBuilder builder = registry.sample_builder(*t, options.num_fewshot, options.limit, true, options.fewshot_seed);
     const size_t chunk = std::max<size_t>(options.chunk_size, 1);
+    const long long max_tokens = model_max_tokens_given >= 0 ? model_max_tokens_given : t->generation.max_tokens;
+    std::unique_ptr<JudgeProtocol> judge_protocol;
+    if (t->judge && options.judge) judge_protocol = make_judge_protocol(*t->judge, registry.judge_data(*t));
     for (size_t from = 0; from < builder.size(); from += chunk) {
       for (const auto& s : builder.build(from, std::min(builder.size(), from + chunk))) {
         const size_t turns = mode == "dialogue" ? s.turns.size() : 1;
         ++n;
         n_requests += turns;
+        // What the context check counts: a log-likelihood request's context with its longest
+        // choice; a dialogue's questions without the model's answers (unknown yet).
+        if (mode == "loglik") {
+          size_t longest = 0;
+          for (size_t c = 1; c < s.choices.size(); ++c)
+            if (text::char_count(s.choices[c]) > text::char_count(s.choices[longest])) longest = c;
+          model_prompts.add(t->name, s.prompt + (s.choices.empty() ? "" : s.choices[longest]), 0);
+        } else if (mode == "dialogue") {
+          std::string asked = t->system_prompt;
+          for (const auto& turn : s.turns) asked += "\n\n" + turn;
+          model_prompts.add(t->name, asked, max_tokens);
+        } else {
+          model_prompts.add(t->name, s.asked(), max_tokens);
+        }
+        if (judge_protocol && turns > 0) {
+          // The judge of the last turn sees the most: every question, and every answer left empty.
+          const int last = static_cast<int>(turns) - 1;
+          std::string prompt;
+          for (const auto& m : judge_protocol->prompt(s, last, std::vector<std::string>(turns)))
+            prompt += (prompt.empty() ? "" : "\n\n") + m.content;
+          judge_prompts.add(t->name, prompt, options.judge->max_tokens.value_or(k_judge_max_tokens),
+                            static_cast<long long>(turns) * max_tokens);
+        }
         if (options.shard && !in_shard(*options.shard, s.task, s.id)) continue;
         ++planned.samples;
         planned.requests += turns;
@@ -546,6 +621,7 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
     if (covered) groups.push_back({{"name", g.name}, {"aggregate", g.aggregate}, {"members", g.members}});
   }
   config["groups"] = groups;
+  check_context(plan, config, *backend, options, probe_servers, model_prompts, judge_prompts);
   plan.run_key = config_hash(config);
   plan.config = std::move(config);
   return plan;
@@ -624,7 +700,7 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
 }
 
 RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resuming) {
-  auto backend = make_backend(options.backend);
+  auto backend = make_backend(with_identity(options.backend, run.config.at("backend")));
   const nlohmann::json& task_list = run.config.at("tasks");
 
   // Progress and the --max-failures base come from the configuration: samples are built one

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -322,6 +323,35 @@ TEST(Stream, ExecStreamStartsTheProgramAgainAfterItDied) {
   EXPECT_NE(got[2].message.find("exit status 3"), std::string::npos) << got[2].message;
   // The next request starts it again.
   EXPECT_TRUE(got[3].ok()) << got[3].message;
+}
+
+TEST(Stream, ARequestMaySubmitTheNextFromItsResponse) {
+  // A dialogue's next turn is submitted from its previous turn's response, inside poll().
+  MockServer mock("--latency-ms 5");
+  ASSERT_GT(mock.port(), 0);
+  auto backend = make_backend(chat_options(mock, 2));
+  auto stream = backend->open_stream(2);
+  std::vector<std::string> order;
+  stream->submit(chat_request("d/0/0", "대화 0"));
+  stream->submit(chat_request("e/0/0", "대화 첫 질문"));
+  std::function<void(Request, Response)> on_response = [&](Request q, Response r) {
+    EXPECT_TRUE(r.ok()) << r.message;
+    order.push_back(q.key);
+    if (q.key.rfind("d/", 0) == 0 && q.turn < 9) {
+      Request next = chat_request("d/0/" + std::to_string(q.turn + 1), "대화 " + std::to_string(q.turn + 1));
+      next.turn = q.turn + 1;
+      stream->submit(std::move(next));
+    }
+  };
+  const auto until = Clock::now() + std::chrono::seconds(20);
+  while (stream->in_flight() > 0 && Clock::now() < until) stream->poll(1, on_response);
+  ASSERT_EQ(order.size(), 11u);
+  std::vector<std::string> turns;
+  for (const auto& k : order)
+    if (k.rfind("d/", 0) == 0) turns.push_back(k);
+  ASSERT_EQ(turns.size(), 10u);
+  for (int t = 0; t < 10; ++t) EXPECT_EQ(turns[static_cast<size_t>(t)], "d/0/" + std::to_string(t));
+  EXPECT_EQ(total_requests(mock), 11);
 }
 
 TEST(Stream, PollWithNothingInFlightReturnsAtOnce) {

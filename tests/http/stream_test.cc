@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -180,19 +181,40 @@ TEST(Stream, LatencyIsMeasuredForEveryResponse) {
 
 TEST(Stream, ManySlotsAtOnce) {
   // 256 slots against a server with 300 threads: all are served together, not in waves.
-  MockServer mock("--latency-ms 300 --threads 300");
+  MockServer mock("--latency-ms 1000 --threads 300");
   ASSERT_GT(mock.port(), 0);
   auto backend = make_backend(chat_options(mock, 256));
   auto stream = backend->open_stream(256);
-  const auto started = Clock::now();
   for (int i = 0; i < 256; ++i) stream->submit(chat_request("t/" + std::to_string(i) + "/0", "동시 " + std::to_string(i)));
   EXPECT_EQ(stream->free_slots(), 0u);
   auto got = drain(*stream);
-  const double wall = std::chrono::duration<double>(Clock::now() - started).count();
   ASSERT_EQ(got.size(), 256u);
   for (const auto& [q, r] : got) EXPECT_TRUE(r.ok()) << r.message;
-  // Two waves would take 0.6 s plus connection set-up; one takes 0.3 s plus it.
-  EXPECT_LT(wall, 0.6 + 0.25) << "the requests were not all in flight together";
+  // The last request reached the server before the first one was answered.
+  const auto stats = mock.stats();
+  EXPECT_EQ(stats.value("total", -1LL), 256);
+  EXPECT_LT(stats.value("last_request_s", 99.0) - stats.value("first_request_s", 0.0), 1.0)
+      << "the requests were not all in flight together";
+}
+
+TEST(Stream, MockSlowShareIsAFixedShareOfBodies) {
+  // --slow-share picks bodies by a hash: about the share of them, the same ones every time.
+  MockServer mock("--slow-share 0.5 --slow-ms 1000 --threads 64");
+  ASSERT_GT(mock.port(), 0);
+  auto backend = make_backend(chat_options(mock, 40));
+  std::vector<std::set<std::string>> slow(2);
+  for (int round = 0; round < 2; ++round) {
+    auto stream = backend->open_stream(40);
+    for (int i = 0; i < 40; ++i) stream->submit(chat_request("t/" + std::to_string(i) + "/0", "꼬리 " + std::to_string(i)));
+    for (const auto& [q, r] : drain(*stream)) {
+      EXPECT_TRUE(r.ok()) << r.message;
+      if (r.latency_seconds >= 0.95) slow[static_cast<size_t>(round)].insert(q.key);
+      else EXPECT_LT(r.latency_seconds, 0.8) << q.key;
+    }
+  }
+  EXPECT_GE(slow[0].size(), 8u);
+  EXPECT_LE(slow[0].size(), 32u);
+  EXPECT_EQ(slow[0], slow[1]);
 }
 
 // The retry policy, on the engine itself (short backoff), counted by the server.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -374,6 +375,51 @@ TEST(Stream, ARequestMaySubmitTheNextFromItsResponse) {
   ASSERT_EQ(turns.size(), 10u);
   for (int t = 0; t < 10; ++t) EXPECT_EQ(turns[static_cast<size_t>(t)], "d/0/" + std::to_string(t));
   EXPECT_EQ(total_requests(mock), 11);
+}
+
+TEST(Stream, AStreamEndedWithRequestsInFlightLeavesTheBackendUsable) {
+  // HTTP: the transfers in flight are abandoned with the stream; a new stream works.
+  MockServer mock("--slow-when 느린 --slow-ms 1000");
+  ASSERT_GT(mock.port(), 0);
+  auto backend = make_backend(chat_options(mock, 4));
+  {
+    auto stream = backend->open_stream(4);
+    for (int i = 0; i < 4; ++i) stream->submit(chat_request("t/" + std::to_string(i) + "/0", "느린 " + std::to_string(i)));
+    stream->poll(0.05, [](Request, Response) { ADD_FAILURE() << "nothing can have finished yet"; });
+    EXPECT_EQ(stream->in_flight(), 4u);
+  }
+  auto stream = backend->open_stream(4);
+  stream->submit(chat_request("t/fast/0", "빠른"));
+  auto got = drain(*stream);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].second.ok()) << got[0].second.message;
+}
+
+TEST(Stream, ExecRepliesOwedToAnEndedStreamAreDropped) {
+  testing::ScratchDir dir;
+  testing::write_file(dir.path() / "threaded.py", k_threaded_program);
+  BackendOptions o;
+  o.kind = "exec";
+  o.command = "python3 " + testing::shell_quote(dir / "threaded.py");
+  o.concurrency = 4;
+  o.timeout = 30;
+  auto backend = make_backend(o);
+  {
+    auto first = backend->open_stream(4);
+    first->submit(chat_request("t/old/0", "느린 옛 질문"));
+    first->poll(0.05, [](Request, Response) { ADD_FAILURE() << "nothing can have finished yet"; });
+    // One user of the program at a time.
+    EXPECT_THROW(backend->open_stream(4), std::logic_error);
+  }
+  // The old reply arrives while this stream waits for its own slow one: dropped, not taken for
+  // a broken program.
+  auto second = backend->open_stream(4);
+  second->submit(chat_request("t/new/0", "느린 새 질문"));
+  auto got = drain(*second);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first.key, "t/new/0");
+  EXPECT_TRUE(got[0].second.ok()) << got[0].second.message;
+  EXPECT_EQ(got[0].second.text, "답 느린 새 질문");
 }
 
 TEST(Stream, PollWithNothingInFlightReturnsAtOnce) {

@@ -3,6 +3,7 @@
 //  - identical requests in one batch, or in flight together in a stream, are sent once and
 //    their reply shared (`keval pairwise` used to send 320 requests for 160 distinct prompts);
 //  - every reply is redacted of the secrets keval was given before anyone stores or prints it.
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -77,15 +78,17 @@ public:
   }
 
   std::unique_ptr<RequestStream> open_stream(size_t concurrency) override {
-    return std::make_unique<Stream>(*m_inner, m_inner->open_stream(concurrency));
+    return std::make_unique<Stream>(*m_inner, m_inner->open_stream(concurrency), std::max<size_t>(concurrency, 1));
   }
 
 private:
-  // A request whose payload is already in flight waits for that reply instead of taking a slot.
+  // A request whose payload is already in flight waits for that reply instead of taking a slot;
+  // at most `concurrency` wait so, which keeps the requests held bounded however many repeat.
   class Stream final : public RequestStream {
   public:
-    Stream(const Backend& inner, std::unique_ptr<RequestStream> stream) : m_inner(inner), m_stream(std::move(stream)) {}
-    size_t free_slots() const override { return m_stream->free_slots(); }
+    Stream(const Backend& inner, std::unique_ptr<RequestStream> stream, size_t concurrency)
+        : m_inner(inner), m_stream(std::move(stream)), m_most_copies(concurrency) {}
+    size_t free_slots() const override { return m_copies < m_most_copies ? m_stream->free_slots() : 0; }
     size_t in_flight() const override { return m_stream->in_flight() + m_copies; }
     void submit(Request request) override {
       // What identifies a request is what would be sent; backends without a payload
@@ -121,6 +124,7 @@ private:
     // Payload in flight -> the requests waiting for its reply (besides the one sent).
     std::unordered_map<std::string, std::vector<Request>> m_waiting;
     size_t m_copies = 0;
+    size_t m_most_copies;
   };
 
   std::unique_ptr<Backend> m_inner;

@@ -113,6 +113,25 @@ TEST(BackendDispatch, StreamSendsAPayloadInFlightOnce) {
   EXPECT_EQ(asked.size(), 3u);
 }
 
+TEST(BackendDispatch, StreamHoldsBoundedCopies) {
+  // However often a payload repeats, at most `concurrency` copies wait: then no slot is free.
+  std::vector<std::string> asked;
+  auto backend = with_dispatch(std::make_unique<RecordingBackend>(true, asked));
+  auto stream = backend->open_stream(2);
+  stream->submit(requests({"가"})[0]);
+  EXPECT_EQ(stream->free_slots(), 1u);
+  stream->submit(requests({"가"})[0]);
+  EXPECT_EQ(stream->free_slots(), 1u);  // the copy took no slot
+  stream->submit(requests({"가"})[0]);
+  EXPECT_EQ(stream->free_slots(), 0u);  // two copies wait: enough held
+  EXPECT_EQ(stream->in_flight(), 3u);
+  size_t answered = 0;
+  stream->poll(1, [&](Request, Response) { ++answered; });
+  EXPECT_EQ(answered, 3u);
+  EXPECT_EQ(asked.size(), 1u);
+  EXPECT_EQ(stream->free_slots(), 2u);
+}
+
 TEST(BackendDispatch, StreamNeverMergesRequestsWithoutPayload) {
   std::vector<std::string> asked;
   auto backend = with_dispatch(std::make_unique<RecordingBackend>(false, asked));

@@ -8,7 +8,8 @@
 // fails every request it still owes (kind `backend` or `malformed`, naming the program); the
 // samples stay unstored, so `keval run --resume` retries them with a fresh program. In a stream
 // (open_stream) the next request after such a failure starts the program again; in a batch
-// (answer) the rest of the batch fails the same way and the next batch starts it again.
+// (answer) the rest of the batch fails the same way and the next batch starts it again. Batches
+// and streams may be open together on one program: each reply goes to whoever sent its request.
 // Bounds: `--timeout` is the longest wait for a complete reply line (bytes without a newline do
 // not count), and a line longer than `--max-response-bytes` fails what is owed (kind too_large).
 // The program runs in a process group of its own; whenever keval stops it (end of run, timeout,
@@ -139,11 +140,11 @@ public:
     const unsigned long long deaths = m_deaths;
     size_t next = 0, done = 0;
     while (done < batch.size()) {
-      for (; next < batch.size() && owed() < slots; ++next) {
-        if (m_deaths != deaths) m_ready.emplace_back(next, Response::failed(m_dead_kind, m_dead_reason));
-        else send(next, batch[next]);
+      for (; next < batch.size() && next - done < slots; ++next) {
+        if (m_deaths != deaths) decide(session.id(), next, Response::failed(m_dead_kind, m_dead_reason));
+        else send(session.id(), next, batch[next]);
       }
-      receive(1.0, [&](size_t i, Response r) {
+      receive(session.id(), 1.0, [&](size_t i, Response r) {
         ++done;
         on_response(i, std::move(r));
       });
@@ -159,20 +160,20 @@ public:
 private:
   using OnDone = std::function<void(size_t tag, Response)>;
 
-  // One user of the program at a time (a batch or a stream): replies are matched to its tags.
-  // When it ends with requests owed, their replies are dropped as they arrive.
+  // A user of the program (a batch or a stream; several may be open): each reply goes to the
+  // user that sent its request. A user that ends with requests owed has their replies dropped
+  // as they arrive.
   class Session {
   public:
-    explicit Session(ExecBackend& backend) : m_backend(backend) {
-      if (m_backend.m_in_use) throw std::logic_error("exec backend: one batch or stream at a time");
-      m_backend.m_in_use = true;
-    }
-    ~Session() { m_backend.abandon(); }
+    explicit Session(ExecBackend& backend) : m_backend(backend), m_id(++backend.m_users) {}
+    ~Session() { m_backend.abandon(m_id); }
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
+    unsigned long long id() const { return m_id; }
 
   private:
     ExecBackend& m_backend;
+    unsigned long long m_id;
   };
 
   class Stream final : public RequestStream {
@@ -182,11 +183,11 @@ private:
     size_t in_flight() const override { return m_requests.size(); }
     void submit(Request request) override {
       const size_t tag = m_next_tag++;
-      m_backend.send(tag, request);
+      m_backend.send(m_session.id(), tag, request);
       m_requests.emplace(tag, std::move(request));
     }
     void poll(double timeout_seconds, const std::function<void(Request, Response)>& on_response) override {
-      m_backend.receive(timeout_seconds, [&](size_t tag, Response response) {
+      m_backend.receive(m_session.id(), timeout_seconds, [&](size_t tag, Response response) {
         auto node = m_requests.extract(tag);
         on_response(std::move(node.mapped()), std::move(response));
       });
@@ -200,11 +201,8 @@ private:
     size_t m_next_tag = 0;
   };
 
-  // Requests sent (or decided) whose response has not been handed back.
-  size_t owed() const { return m_outstanding.size() + m_ready.size(); }
-
   // Queues one request line for the program, starting the program when none runs.
-  void send(size_t tag, const Request& r) {
+  void send(unsigned long long user, size_t tag, const Request& r) {
     if (m_pid <= 0) launch();
     // Since when the program owes a reply line: the start of the wait, or its last complete line.
     if (m_outstanding.empty()) m_waiting_since = Clock::now();
@@ -213,28 +211,38 @@ private:
     line["id"] = id;
     m_out += dump(line);
     m_out += '\n';
-    m_outstanding.emplace(std::move(id), Owed{tag, Clock::now()});
+    m_outstanding.emplace(std::move(id), Owed{user, tag, Clock::now()});
+    ++m_owed[user];
   }
 
-  // Talks to the program for at most `timeout_seconds` and hands every response decided
-  // meanwhile to `on_done`; returns once one was handed back, the time is up, or nothing is owed.
-  void receive(double timeout_seconds, const OnDone& on_done) {
+  // A response decided without asking the program, handed back at the next receive.
+  void decide(unsigned long long user, size_t tag, Response response) {
+    m_ready[user].emplace_back(tag, std::move(response));
+    ++m_owed[user];
+  }
+
+  // Talks to the program for at most `timeout_seconds` and hands every response decided for
+  // `user` meanwhile to `on_done` (others' wait for them); returns once one was handed back, the
+  // time is up, or nothing is owed to `user`.
+  void receive(unsigned long long user, double timeout_seconds, const OnDone& on_done) {
     const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(std::max(0.0, timeout_seconds)));
     for (;;) {
-      if (!m_ready.empty()) {
-        // Each leaves the queue before on_done, which may throw.
-        while (!m_ready.empty()) {
-          auto [tag, response] = std::move(m_ready.front());
-          m_ready.pop_front();
+      // A reference, not an iterator: on_done may open another user, which may rehash the map.
+      if (auto& ready = m_ready[user]; !ready.empty()) {
+        // Each leaves the queue before on_done, which may throw (or send more).
+        while (!ready.empty()) {
+          auto [tag, response] = std::move(ready.front());
+          ready.pop_front();
+          --m_owed[user];
           on_done(tag, std::move(response));
         }
         return;
       }
-      if (m_outstanding.empty()) return;
+      if (m_owed[user] == 0) return;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       pump(static_cast<int>(std::clamp<long long>(left, 0, 200)));
-      if (m_ready.empty() && Clock::now() >= deadline) return;
+      if (Clock::now() >= deadline) return;
     }
   }
 
@@ -301,7 +309,7 @@ private:
     auto it = m_outstanding.find(reply->id);
     if (it == m_outstanding.end()) return false;
     reply->response.latency_seconds = std::chrono::duration<double>(Clock::now() - it->second.sent).count();
-    m_ready.emplace_back(it->second.tag, std::move(reply->response));
+    m_ready[it->second.user].emplace_back(it->second.tag, std::move(reply->response));
     m_outstanding.erase(it);
     return true;
   }
@@ -311,7 +319,7 @@ private:
     m_dead_kind = kind;
     m_dead_reason = why;
     ++m_deaths;
-    for (auto& [id, entry] : m_outstanding) m_ready.emplace_back(entry.tag, Response::failed(kind, why));
+    for (auto& [id, entry] : m_outstanding) m_ready[entry.user].emplace_back(entry.tag, Response::failed(kind, why));
     m_outstanding.clear();
     m_abandoned.clear();
   }
@@ -322,12 +330,18 @@ private:
     fail_owed(kind, why);
   }
 
-  // The user ends: what it is still owed is dropped, replies to it ignored when they come.
-  void abandon() {
-    for (auto& [id, entry] : m_outstanding) m_abandoned.insert(id);
-    m_outstanding.clear();
-    m_ready.clear();
-    m_in_use = false;
+  // A user ends: what it is still owed is dropped, replies to it ignored when they come.
+  void abandon(unsigned long long user) {
+    for (auto it = m_outstanding.begin(); it != m_outstanding.end();) {
+      if (it->second.user != user) {
+        ++it;
+        continue;
+      }
+      m_abandoned.insert(it->first);
+      it = m_outstanding.erase(it);
+    }
+    m_ready.erase(user);
+    m_owed.erase(user);
   }
 
   void launch() {
@@ -428,14 +442,17 @@ private:
   size_t m_out_sent = 0;
   std::string m_in_buffer;                  // what it wrote past its last complete line
   struct Owed {
+    unsigned long long user;                // the Session that sent it
     size_t tag;                             // the user's
     Clock::time_point sent;                 // when its line was queued: its latency counts from here
   };
   std::unordered_map<std::string, Owed> m_outstanding;     // by id
   std::unordered_set<std::string> m_abandoned;            // ids owed to a user that has ended
-  std::deque<std::pair<size_t, Response>> m_ready;        // decided, not yet handed back
+  // Per user: responses decided, not yet handed back; requests sent or decided, not handed back.
+  std::unordered_map<unsigned long long, std::deque<std::pair<size_t, Response>>> m_ready;
+  std::unordered_map<unsigned long long, size_t> m_owed;
+  unsigned long long m_users = 0;           // Sessions opened so far
   Clock::time_point m_waiting_since{};
-  bool m_in_use = false;
   FailureKind m_dead_kind = FailureKind::backend;
   std::string m_dead_reason;
   unsigned long long m_deaths = 0;          // times the program died or was stopped

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -179,19 +181,40 @@ TEST(Stream, LatencyIsMeasuredForEveryResponse) {
 
 TEST(Stream, ManySlotsAtOnce) {
   // 256 slots against a server with 300 threads: all are served together, not in waves.
-  MockServer mock("--latency-ms 300 --threads 300");
+  MockServer mock("--latency-ms 1000 --threads 300");
   ASSERT_GT(mock.port(), 0);
   auto backend = make_backend(chat_options(mock, 256));
   auto stream = backend->open_stream(256);
-  const auto started = Clock::now();
   for (int i = 0; i < 256; ++i) stream->submit(chat_request("t/" + std::to_string(i) + "/0", "동시 " + std::to_string(i)));
   EXPECT_EQ(stream->free_slots(), 0u);
   auto got = drain(*stream);
-  const double wall = std::chrono::duration<double>(Clock::now() - started).count();
   ASSERT_EQ(got.size(), 256u);
   for (const auto& [q, r] : got) EXPECT_TRUE(r.ok()) << r.message;
-  // Two waves would take 0.6 s plus connection set-up; one takes 0.3 s plus it.
-  EXPECT_LT(wall, 0.6 + 0.25) << "the requests were not all in flight together";
+  // The last request reached the server before the first one was answered.
+  const auto stats = mock.stats();
+  EXPECT_EQ(stats.value("total", -1LL), 256);
+  EXPECT_LT(stats.value("last_request_s", 99.0) - stats.value("first_request_s", 0.0), 1.0)
+      << "the requests were not all in flight together";
+}
+
+TEST(Stream, MockSlowShareIsAFixedShareOfBodies) {
+  // --slow-share picks bodies by a hash: about the share of them, the same ones every time.
+  MockServer mock("--slow-share 0.5 --slow-ms 1000 --threads 64");
+  ASSERT_GT(mock.port(), 0);
+  auto backend = make_backend(chat_options(mock, 40));
+  std::vector<std::set<std::string>> slow(2);
+  for (int round = 0; round < 2; ++round) {
+    auto stream = backend->open_stream(40);
+    for (int i = 0; i < 40; ++i) stream->submit(chat_request("t/" + std::to_string(i) + "/0", "꼬리 " + std::to_string(i)));
+    for (const auto& [q, r] : drain(*stream)) {
+      EXPECT_TRUE(r.ok()) << r.message;
+      if (r.latency_seconds >= 0.95) slow[static_cast<size_t>(round)].insert(q.key);
+      else EXPECT_LT(r.latency_seconds, 0.8) << q.key;
+    }
+  }
+  EXPECT_GE(slow[0].size(), 8u);
+  EXPECT_LE(slow[0].size(), 32u);
+  EXPECT_EQ(slow[0], slow[1]);
 }
 
 // The retry policy, on the engine itself (short backoff), counted by the server.
@@ -322,6 +345,85 @@ TEST(Stream, ExecStreamStartsTheProgramAgainAfterItDied) {
   EXPECT_NE(got[2].message.find("exit status 3"), std::string::npos) << got[2].message;
   // The next request starts it again.
   EXPECT_TRUE(got[3].ok()) << got[3].message;
+}
+
+TEST(Stream, ARequestMaySubmitTheNextFromItsResponse) {
+  // A dialogue's next turn is submitted from its previous turn's response, inside poll().
+  MockServer mock("--latency-ms 5");
+  ASSERT_GT(mock.port(), 0);
+  auto backend = make_backend(chat_options(mock, 2));
+  auto stream = backend->open_stream(2);
+  std::vector<std::string> order;
+  stream->submit(chat_request("d/0/0", "대화 0"));
+  stream->submit(chat_request("e/0/0", "대화 첫 질문"));
+  std::function<void(Request, Response)> on_response = [&](Request q, Response r) {
+    EXPECT_TRUE(r.ok()) << r.message;
+    order.push_back(q.key);
+    if (q.key.rfind("d/", 0) == 0 && q.turn < 9) {
+      Request next = chat_request("d/0/" + std::to_string(q.turn + 1), "대화 " + std::to_string(q.turn + 1));
+      next.turn = q.turn + 1;
+      stream->submit(std::move(next));
+    }
+  };
+  const auto until = Clock::now() + std::chrono::seconds(20);
+  while (stream->in_flight() > 0 && Clock::now() < until) stream->poll(1, on_response);
+  ASSERT_EQ(order.size(), 11u);
+  std::vector<std::string> turns;
+  for (const auto& k : order)
+    if (k.rfind("d/", 0) == 0) turns.push_back(k);
+  ASSERT_EQ(turns.size(), 10u);
+  for (int t = 0; t < 10; ++t) EXPECT_EQ(turns[static_cast<size_t>(t)], "d/0/" + std::to_string(t));
+  EXPECT_EQ(total_requests(mock), 11);
+}
+
+TEST(Stream, AStreamEndedWithRequestsInFlightLeavesTheBackendUsable) {
+  // HTTP: the transfers in flight are abandoned with the stream; a new stream works.
+  MockServer mock("--slow-when 느린 --slow-ms 1000");
+  ASSERT_GT(mock.port(), 0);
+  auto backend = make_backend(chat_options(mock, 4));
+  {
+    auto stream = backend->open_stream(4);
+    for (int i = 0; i < 4; ++i) stream->submit(chat_request("t/" + std::to_string(i) + "/0", "느린 " + std::to_string(i)));
+    stream->poll(0.05, [](Request, Response) { ADD_FAILURE() << "nothing can have finished yet"; });
+    EXPECT_EQ(stream->in_flight(), 4u);
+  }
+  auto stream = backend->open_stream(4);
+  stream->submit(chat_request("t/fast/0", "빠른"));
+  auto got = drain(*stream);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].second.ok()) << got[0].second.message;
+}
+
+TEST(Stream, ExecRepliesOwedToAnEndedStreamAreDropped) {
+  testing::ScratchDir dir;
+  testing::write_file(dir.path() / "threaded.py", k_threaded_program);
+  BackendOptions o;
+  o.kind = "exec";
+  o.command = "python3 " + testing::shell_quote(dir / "threaded.py");
+  o.concurrency = 4;
+  o.timeout = 30;
+  auto backend = make_backend(o);
+  {
+    auto first = backend->open_stream(4);
+    first->submit(chat_request("t/old/0", "느린 옛 질문"));
+    first->poll(0.05, [](Request, Response) { ADD_FAILURE() << "nothing can have finished yet"; });
+    // Another user of the same program meanwhile (a batch) gets its own replies only.
+    std::vector<Request> batch = {chat_request("t/batch/0", "빠른 묶음 질문")};
+    std::vector<Response> answered;
+    backend->answer(batch, [&](size_t, Response r) { answered.push_back(std::move(r)); });
+    ASSERT_EQ(answered.size(), 1u);
+    EXPECT_EQ(answered[0].text, "답 빠른 묶음 질문");
+    EXPECT_EQ(first->in_flight(), 1u);
+  }
+  // The old reply arrives while this stream waits for its own slow one: dropped, not taken for
+  // a broken program.
+  auto second = backend->open_stream(4);
+  second->submit(chat_request("t/new/0", "느린 새 질문"));
+  auto got = drain(*second);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first.key, "t/new/0");
+  EXPECT_TRUE(got[0].second.ok()) << got[0].second.message;
+  EXPECT_EQ(got[0].second.text, "답 느린 새 질문");
 }
 
 TEST(Stream, PollWithNothingInFlightReturnsAtOnce) {

@@ -374,6 +374,7 @@ nlohmann::json RunPlan::to_json() const {
   }
   out["tasks"] = std::move(list);
   out["total"] = {{"samples", samples}, {"requests", requests}, {"judge_requests", judge}, {"characters", characters}};
+  if (auto cost = estimate_cost(out["tasks"], recorded_prices(config))) out["estimated_cost"] = std::move(*cost);
   out["backend"] = config.at("backend");
   if (config.contains("judge")) out["judge"] = config.at("judge");
   if (config.contains("shard")) out["shard"] = {{"index", config["shard"]["index"]}, {"count", config["shard"]["count"]}};
@@ -520,6 +521,8 @@ RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool pr
                          {"max_response_bytes", options.backend.max_response_bytes},
                          {"max_failures", options.max_failures},
                          {"cache", options.use_cache}};
+  if (options.prices.input) config["execution"]["price_in"] = *options.prices.input;
+  if (options.prices.output) config["execution"]["price_out"] = *options.prices.output;
 
   if (options.judge) make_backend(*options.judge);  // checks the judge's settings before anything is stored
   // A judged task records its protocol (prompts, version, penalty, references); without a judge
@@ -797,7 +800,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
       backend->answer(batch, [&](size_t i, Response response) {
         const Request& r = batch[i];
         pacer.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
-        if (response.ok() && !cache_keys[i].empty()) pacer.cache_put(cache_keys[i], response);
+        if (response.ok() && !cache_keys[i].empty()) pacer.cache_put(cache_keys[i], response, run.id);
         progress.advance(1, task.config->name);
         if (response.ok()) {
           answers[r.key] = std::move(response);

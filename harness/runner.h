@@ -12,6 +12,7 @@
 #include "registry.h"
 #include "shard.h"
 #include "store.h"
+#include "usage.h"
 
 namespace keval {
 
@@ -32,6 +33,7 @@ struct RunOptions {
   std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit
   std::optional<BackendOptions> judge; // judges the dialogue tasks that declare a judge protocol
   std::optional<ShardSpec> shard;      // evaluate only this shard of the run's samples
+  Prices prices;                       // USD per million tokens: recorded, for the cost (not in the run key)
 };
 
 // What a run will send, per task, before anything is sent (`keval run --dry-run`).

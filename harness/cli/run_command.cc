@@ -36,6 +36,7 @@ std::string format_plan(const RunPlan& plan) {
                      total["characters"].get<size_t>());
   out += "requests: one a sample (a turn for dialogue); a judge request is asked again when its verdict is unreadable; "
          "characters: prompts as sent (a dialogue's later turns also carry the model's own answers)\n";
+  if (j.contains("estimated_cost")) out += format_estimated_cost(j.at("estimated_cost"));
   return out;
 }
 
@@ -75,6 +76,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string max_failures;
     bool keep_think = false;
     bool no_cache = false;
+    std::optional<double> price_in, price_out;  // USD per million tokens
     // The judge of dialogue tasks.
     std::string judge_backend;
     std::string judge_model;
@@ -119,6 +121,10 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
                  "Stop the run (exit 1, status aborted) past N failed requests, or N% of the run's requests");
   app.add_flag("--keep-think", o->keep_think, "Score <think>…</think> blocks too (by default they are removed before scoring)");
   app.add_flag("--no-cache", o->no_cache, "Send every request, even one whose response the database has cached");
+  app.add_option("--price-in", o->price_in, "USD per million prompt tokens: recorded with the run, gives its cost")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--price-out", o->price_out, "USD per million completion tokens: recorded with the run, gives its cost")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--judge-backend", o->judge_backend,
                  "Judge of dialogue tasks (LogicKor, KoMT-Bench): replay | openai-chat | openai-completions | exec");
   app.add_option("--judge-model", o->judge_model, "Judge model name (sent to HTTP backends; recorded)");
@@ -150,6 +156,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
           o->keep_think || o->limit || !o->responses.empty())
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
                          "--responses, --limit, --max-tokens, --temperature and --keep-think");
+      if (o->price_in || o->price_out)
+        throw InputError("--resume keeps the stored run's prices; give --price-in and --price-out to `keval results`");
       if (fewshot_seed_option->count() > 0)
         throw InputError("--resume rebuilds the stored run's prompts with its own few-shot seed; drop --fewshot-seed");
       if (!o->judge_backend.empty() || !o->judge_model.empty() || !o->judge_base_urls.empty() ||
@@ -182,6 +190,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.max_failures = o->max_failures;
       options.keep_think = o->keep_think;
       options.use_cache = !o->no_cache;
+      options.prices = Prices{o->price_in, o->price_out};
       if (o->limit) options.limit = static_cast<size_t>(*o->limit);
       options.num_fewshot = o->num_fewshot;
       options.fewshot_seed = o->fewshot_seed;
@@ -233,6 +242,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       summary = Runner(registry, *store).start(options);
     }
     const RunOutcome outcome = assess_run(*store, summary);
+    explain_undefined_values(*store, summary.run, summary.results);
     if (o->json) {
       fmt::print("{}\n", results_json(summary.run, summary.results).dump(2));
       for (const auto& line : outcome.notes) fmt::print(stderr, "{}\n", line);

@@ -24,6 +24,9 @@ nlohmann::json optional_json(const std::optional<long long>& v) { return v ? nlo
 
 std::string seconds(const std::optional<double>& v) { return v ? fmt::format("{:.3f} s", *v) : "-"; }
 
+// Dollars to the cent from $1 up, else to three significant digits (a small run costs fractions of a cent).
+std::string dollars(double usd) { return usd >= 1 ? fmt::format("${:.2f}", usd) : fmt::format("${:.3g}", usd); }
+
 } // namespace
 
 PromptText prompt_text_of(const nlohmann::json& request) {
@@ -189,7 +192,7 @@ std::string format_usage(const RunUsage& u, const Prices& prices) {
                        *u.tokens_per_1000_korean_characters, u.korean_prompts);
   if (prices.any()) {
     const auto cost = cost_usd(prices, u.prompt_tokens, u.completion_tokens);
-    out += fmt::format("cost: {} at ${}/M in, ${}/M out{}\n", cost ? fmt::format("${:.4f}", *cost) : "unknown (no token usage reported)",
+    out += fmt::format("cost: {} at ${}/M in, ${}/M out{}\n", cost ? dollars(*cost) : "unknown (no token usage reported)",
                        prices.input ? fmt::format("{:g}", *prices.input) : "0",
                        prices.output ? fmt::format("{:g}", *prices.output) : "0",
                        cost && u.with_usage < u.sent ? " (at least: some responses reported no usage)" : "");
@@ -226,9 +229,9 @@ std::optional<nlohmann::json> estimate_cost(const nlohmann::json& plan_tasks, co
 
 std::string format_estimated_cost(const nlohmann::json& estimate) {
   if (estimate.value("input_usd", nlohmann::json()).is_number())
-    return fmt::format("estimated cost: ${:.4f} for {} prompt tokens at ${:g}/M (completion tokens are known only once "
+    return fmt::format("estimated cost: {} for {} prompt tokens at ${:g}/M (completion tokens are known only once "
                        "the model has answered)\n",
-                       estimate.at("input_usd").get<double>(), estimate.at("prompt_tokens").get<long long>(),
+                       dollars(estimate.at("input_usd").get<double>()), estimate.at("prompt_tokens").get<long long>(),
                        estimate.value("price_in", nlohmann::json(0)).is_number() ? estimate.at("price_in").get<double>() : 0.0);
   return fmt::format("estimated cost: unknown ({})\n", estimate.value("reason", "no token counts"));
 }

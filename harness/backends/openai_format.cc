@@ -1,5 +1,6 @@
 #include "backends/openai_format.h"
 
+#include <climits>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -83,7 +84,8 @@ void read_usage(const nlohmann::json& reply, Response& out) {
   const auto& usage = field(reply, "usage");
   auto count = [&](const char* key) -> std::optional<long long> {
     const auto& v = field(usage, key);
-    if (v.is_number_unsigned()) return v.get<long long>();
+    if (v.is_number_unsigned() && v.get<unsigned long long>() <= static_cast<unsigned long long>(LLONG_MAX))
+      return static_cast<long long>(v.get<unsigned long long>());
     return std::nullopt;  // absent, null, negative or not a whole number: not reported
   };
   out.prompt_tokens = count("prompt_tokens");

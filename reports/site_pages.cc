@@ -435,7 +435,22 @@ std::string run_page(const Model& m, const RunView& v) {
                        escape(version), escape(version), escape(t.value("hash", "")), escape(t.value("mode", "")), c.samples,
                        c.samples, c.failed, c.failed, c.missing, c.missing);
   }
-  out += "</tbody></table></div>\n<h2>Configuration</h2>\n<pre>" +
+  out += "</tbody></table></div>\n";
+  // Usage, and where cached answers came from (a run of this database links to its page).
+  out += "<h2 id=\"usage\">Usage</h2>\n<pre>" + escape(format_usage(v.usage, v.prices)) + "</pre>\n";
+  if (!v.usage.cached_from.empty()) {
+    out += "<p>Answers from the response cache, by the run that stored them:</p>\n<ul>\n";
+    for (const auto& [source, n] : v.usage.cached_from) {
+      auto known = std::find_if(m.runs.begin(), m.runs.end(), [&](const RunView& o) { return o.run.id == source; });
+      const std::string who = source.empty() ? "a run not recorded (stored before keval recorded cache sources)"
+                              : known == m.runs.end() ? "run " + escape(source) + " (not in this database)"
+                                                      : fmt::format("<a href=\"{}\">{}</a> <code>{}</code>", escape(run_href(known->run, "../")),
+                                                                    escape(known->run.name), escape(source));
+      out += fmt::format("<li>{}: {}</li>\n", n, who);
+    }
+    out += "</ul>\n";
+  }
+  out += "<h2>Configuration</h2>\n<pre>" +
          escape(r.config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) + "</pre>\n";
   return out + page_tail("../", {"assets/table.js"});
 }

@@ -444,18 +444,33 @@ TEST(Report, UsageTableShowsEveryRunsRequestsTokensLatencyAndCost) {
             SQLITE_OK)
       << (error ? error : "");
   sqlite3_free(error);
+  // A second run whose four answers came from the first one's cache.
+  ASSERT_EQ(run_keval("run --backend random --tasks kobest_copa --limit 4 --no-progress --name again --db " + db).exit_code, 0);
+  const std::string first = nlohmann::json::parse(run_keval("results --json --db " + db + " priced").out)["run"]["id"];
+  const std::string again = nlohmann::json::parse(run_keval("results --json --db " + db + " again").out)["run"]["id"];
+  EXPECT_EQ(sqlite3_exec(handle,
+                         ("UPDATE responses SET from_cache = 1, cached_from_run = '" + first + "' WHERE run_id = '" + again + "'")
+                             .c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(handle);
   ASSERT_EQ(run_keval("report --db " + db + " --out " + dir / "site").exit_code, 0);
   const std::string index = slurp(dir / "site/index.html");
+  const std::string again_page = slurp(dir / ("site/runs/" + again + ".html"));
+  EXPECT_NE(again_page.find("<li>4: <a href=\"../runs/" + first + ".html\">priced</a>"), std::string::npos) << again_page;
+  EXPECT_NE(again_page.find("4 from the cache"), std::string::npos) << again_page;
   const size_t at = index.find("<table id=\"usage-table\"");
   ASSERT_NE(at, std::string::npos);
   const std::string table = index.substr(at, index.find("</table>", at) - at);
   for (const char* column : {"Requests", "Cached", "Tokens in", "Tokens out", "Latency p50 (s)", "Latency p90 (s)", "Cost (USD)",
                              "Tokens per 1,000 Korean characters"})
     EXPECT_NE(table.find(std::string(column) + "</th>"), std::string::npos) << column;
-  const size_t row = table.find("<tr><td");
-  ASSERT_NE(row, std::string::npos);
-  const std::string cells = table.substr(row);
+  const size_t row = table.find("<tr><td class=\"text\"><a href=\"runs/" + first);
+  ASSERT_NE(row, std::string::npos) << table;
+  const std::string cells = table.substr(row, table.find("</tr>", row) - row);
+  const size_t other = table.find("<tr><td class=\"text\"><a href=\"runs/" + again);
+  ASSERT_NE(other, std::string::npos);
+  EXPECT_NE(table.find("title=\"4 from " + first + "\">4</td>", other), std::string::npos) << table;
   EXPECT_NE(cells.find(">600</td>"), std::string::npos) << cells;   // 4 × 150 tokens in
   EXPECT_NE(cells.find(">100</td>"), std::string::npos) << cells;   // 4 × 25 tokens out
   // 600 × $2/M + 100 × $10/M = $0.0022
@@ -466,7 +481,7 @@ TEST(Report, UsageTableShowsEveryRunsRequestsTokensLatencyAndCost) {
   EXPECT_NE(cells.find("&lt;script&gt;"), std::string::npos) << cells;
 
   // `keval results` shows the same figures; --json carries them under "usage".
-  auto json = run_keval("results --json --db " + db);
+  auto json = run_keval("results --json --db " + db + " priced");
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const auto usage = nlohmann::json::parse(json.out).at("usage");
   EXPECT_EQ(usage.at("prompt_tokens"), 600);
@@ -477,9 +492,9 @@ TEST(Report, UsageTableShowsEveryRunsRequestsTokensLatencyAndCost) {
   EXPECT_EQ(usage.at("price_in"), 2.0);
   EXPECT_NEAR(usage.at("tokens_per_1000_korean_characters").get<double>(), 1500.0, 1e-9);
   // Prices given to `results` replace the recorded ones.
-  auto repriced = run_keval("results --json --price-in 1 --db " + db);
+  auto repriced = run_keval("results --json --price-in 1 --db " + db + " priced");
   EXPECT_NEAR(nlohmann::json::parse(repriced.out).at("usage").at("cost_usd").get<double>(), 0.0006, 1e-12);
-  auto text = run_keval("results --db " + db);
+  auto text = run_keval("results --db " + db + " priced");
   EXPECT_NE(text.out.find("tokens in 600 out 100"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("cost: $0.0022"), std::string::npos) << text.out;
 }

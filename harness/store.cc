@@ -44,6 +44,9 @@ constexpr long long k_schema_version = 3;
   "  failure_message TEXT,"                                                                     \
   "  from_cache INTEGER NOT NULL DEFAULT 0,"                                                    \
   "  created_at TEXT NOT NULL,"                                                                 \
+  "  latency_seconds REAL,"                                                                     \
+  "  prompt_tokens INTEGER,"                                                                    \
+  "  completion_tokens INTEGER,"                                                                \
   "  PRIMARY KEY(run_id, task, sample_id, turn, attempt));"
 
 // Schema 3 added each response's usage and latency, what its prompt holds (for tokens per Korean
@@ -56,6 +59,12 @@ constexpr const char* k_schema_3_additions[] = {
     "ALTER TABLE responses ADD COLUMN prompt_has_hangul INTEGER",
     "ALTER TABLE responses ADD COLUMN cached_from_run TEXT",
     "ALTER TABLE cache ADD COLUMN run_id TEXT",
+};
+// The judge's verdicts gained the same usage (a file older than schema 2 gets the whole table).
+constexpr const char* k_schema_3_judgement_additions[] = {
+    "ALTER TABLE judgements ADD COLUMN latency_seconds REAL",
+    "ALTER TABLE judgements ADD COLUMN prompt_tokens INTEGER",
+    "ALTER TABLE judgements ADD COLUMN completion_tokens INTEGER",
 };
 
 // Tables with large text rows (requests, responses, cached replies) keep their rowid: WITHOUT
@@ -588,6 +597,9 @@ void Store::read_older_schema(long long version) {
          "NULL AS completion_tokens, NULL AS prompt_characters, NULL AS prompt_has_hangul, NULL AS cached_from_run "
          "FROM main.responses");
     exec("CREATE TEMP VIEW cache AS SELECT rowid AS rowid, *, NULL AS run_id FROM main.cache");
+    if (version == 2)
+      exec("CREATE TEMP VIEW judgements AS SELECT rowid AS rowid, *, NULL AS latency_seconds, NULL AS prompt_tokens, "
+           "NULL AS completion_tokens FROM main.judgements");
   }
 }
 
@@ -660,6 +672,8 @@ void Store::upgrade() {
     }
     if (found < 3)
       for (const char* sql : k_schema_3_additions) exec(sql);
+    if (found == 2)
+      for (const char* sql : k_schema_3_judgement_additions) exec(sql);
     exec(fmt::format("UPDATE meta SET value = '{}' WHERE key = 'schema_version'", k_schema_version).c_str());
     exec("COMMIT");
   } catch (...) {
@@ -959,7 +973,20 @@ RunUsage Store::run_usage(const std::string& run_id) {
     r.prompt_has_hangul = q.integer_at(8) != 0;
     rows.push_back(std::move(r));
   }
-  return summarize_usage(rows);
+  RunUsage usage = summarize_usage(rows);
+  // The judge's verdicts, every attempt (an unreadable verdict asked again is a second request).
+  Query judged(prepare("SELECT from_cache, prompt_tokens, completion_tokens FROM judgements WHERE run_id = ?"), m_path);
+  judged.text(run_id);
+  while (judged.step()) {
+    if (judged.integer_at(0) != 0) {
+      ++usage.judge_cached;
+      continue;
+    }
+    ++usage.judge_sent;
+    if (auto n = judged.optional_integer_at(1)) usage.judge_prompt_tokens = usage.judge_prompt_tokens.value_or(0) + *n;
+    if (auto n = judged.optional_integer_at(2)) usage.judge_completion_tokens = usage.judge_completion_tokens.value_or(0) + *n;
+  }
+  return usage;
 }
 
 std::optional<Response> Store::cache_get(const std::string& key) {
@@ -1011,20 +1038,23 @@ void Store::cache_put(const std::string& key, const Response& response, const st
 void Store::put_judgement(const std::string& run_id, const StoredJudgement& j, const nlohmann::json& request) {
   const Guard guard(m_mutex);
   Query q(prepare("INSERT OR REPLACE INTO judgements(run_id, task, sample_id, turn, attempt, request_json, status, text, "
-                  "rating, failure_kind, failure_message, from_cache, created_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                  "rating, failure_kind, failure_message, from_cache, created_at, latency_seconds, prompt_tokens, "
+                  "completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
           m_path);
   q.text(run_id).text(j.task).text(j.sample_id).integer(j.turn).integer(j.attempt).text(dump_json(request));
   q.text(j.status).text_or_null(j.response.text).real_or_null(j.rating);
   if (j.response.ok()) q.null();
   else q.text(to_string(j.response.failure));
   q.text_or_null(j.response.message).integer(j.response.from_cache ? 1 : 0).text(utc_now_iso8601());
+  q.real_or_null(j.response.latency_seconds > 0 ? std::optional<double>(j.response.latency_seconds) : std::nullopt);
+  q.integer_or_null(j.response.prompt_tokens).integer_or_null(j.response.completion_tokens);
   q.run();
 }
 
 std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, const std::string& task) {
   const Guard guard(m_mutex);
-  Query q(prepare("SELECT task, sample_id, turn, attempt, status, text, rating, failure_kind, failure_message, from_cache "
+  Query q(prepare("SELECT task, sample_id, turn, attempt, status, text, rating, failure_kind, failure_message, from_cache, "
+                  "latency_seconds, prompt_tokens, completion_tokens "
                   "FROM judgements WHERE run_id = ? AND task = ? ORDER BY sample_id, turn, attempt"),
           m_path);
   q.text(run_id).text(task);
@@ -1041,6 +1071,9 @@ std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, c
     if (!q.is_null(7)) j.response.failure = parse_failure_kind(q.text_at(7));
     j.response.message = q.text_at(8);
     j.response.from_cache = q.integer_at(9) != 0;
+    j.response.latency_seconds = q.real_at(10).value_or(0);
+    j.response.prompt_tokens = q.optional_integer_at(11);
+    j.response.completion_tokens = q.optional_integer_at(12);
     out.push_back(std::move(j));
   }
   return out;

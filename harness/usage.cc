@@ -161,6 +161,11 @@ nlohmann::json usage_json(const RunUsage& u, const Prices& prices) {
       {"korean_prompts", u.korean_prompts},
       {"tokens_per_1000_korean_characters", optional_json(u.tokens_per_1000_korean_characters)},
   };
+  if (u.judge_sent || u.judge_cached)
+    out["judge"] = {{"sent", u.judge_sent},
+                    {"cached", u.judge_cached},
+                    {"prompt_tokens", optional_json(u.judge_prompt_tokens)},
+                    {"completion_tokens", optional_json(u.judge_completion_tokens)}};
   if (prices.any()) {
     out["price_in"] = optional_json(prices.input);
     out["price_out"] = optional_json(prices.output);
@@ -197,6 +202,12 @@ std::string format_usage(const RunUsage& u, const Prices& prices) {
                        prices.output ? fmt::format("{:g}", *prices.output) : "0",
                        cost && u.with_usage < u.sent ? " (at least: some responses reported no usage)" : "");
   }
+  if (u.judge_sent || u.judge_cached)
+    out += fmt::format("judge: {} requests sent, {} from the cache{}\n", u.judge_sent, u.judge_cached,
+                       u.judge_prompt_tokens || u.judge_completion_tokens
+                           ? fmt::format("; tokens in {} out {}", u.judge_prompt_tokens ? std::to_string(*u.judge_prompt_tokens) : "-",
+                                         u.judge_completion_tokens ? std::to_string(*u.judge_completion_tokens) : "-")
+                           : "");
   if (u.cached) {
     std::vector<std::string> sources;
     for (const auto& [run, n] : u.cached_from) sources.push_back(fmt::format("{} from {}", n, run.empty() ? "an unrecorded run" : "run " + run));

@@ -60,6 +60,11 @@ struct RunUsage {
   long long korean_prompt_tokens = 0;
   long long korean_prompt_characters = 0;
   std::optional<double> tokens_per_1000_korean_characters;
+  // The judge's requests (every attempt at a verdict), apart: it is another model, not priced here.
+  long long judge_sent = 0;
+  long long judge_cached = 0;
+  std::optional<long long> judge_prompt_tokens;
+  std::optional<long long> judge_completion_tokens;
 };
 
 // The usage of a run's rows (any order).

@@ -1012,6 +1012,7 @@ INSERT INTO responses(run_id, task, sample_id, turn, request_json, status, text,
   VALUES ('r2', 't', '1', 0, '{"messages": [{"role": "user", "content": "질문"}]}', 'ok', '답', 0, '2026-01-01T00:00:01.000Z'),
          ('r2', 't', '2', 0, '{}', 'ok', '답', 1, '2026-01-01T00:00:02.000Z');
 INSERT INTO cache VALUES ('k', '{"text": "답"}', '2026-01-01T00:00:01.000Z');
+INSERT INTO judgements VALUES ('r2', 't', '1', 0, 0, '{}', 'ok', '점수: [[8]]', 8, NULL, NULL, 0, '2026-01-01T00:00:03.000Z');
 )sql");
 }
 
@@ -1030,6 +1031,11 @@ TEST_F(StoreTest, SchemaTwoIsReadAsItIsAndUpgradedByWriters) {
     EXPECT_EQ(u.cached_from.at(""), 1) << "a cached answer of an older file comes from an unknown run";
     EXPECT_FALSE(u.prompt_tokens);
     EXPECT_FALSE(u.latency_p50);
+    EXPECT_EQ(u.judge_sent, 1);
+    const auto verdicts = reader.load_judgements("r2", "t");
+    ASSERT_EQ(verdicts.size(), 1u);
+    EXPECT_EQ(verdicts[0].rating, 8.0);
+    EXPECT_FALSE(verdicts[0].response.prompt_tokens);
   }
   EXPECT_TRUE(slurp(m_path) == before) << "a reader changed the file";
 
@@ -1042,6 +1048,21 @@ TEST_F(StoreTest, SchemaTwoIsReadAsItIsAndUpgradedByWriters) {
   EXPECT_EQ(store.run_usage("r2").prompt_tokens, 9);
   store.cache_put("k", answered("새 답", 0.7, 9, 1), "r2");
   EXPECT_EQ(store.cache_get("k")->cached_from_run, "r2");
+  // The judge's verdicts keep their usage too.
+  StoredJudgement verdict;
+  verdict.task = "t";
+  verdict.sample_id = "3";
+  verdict.status = "ok";
+  verdict.response = answered("점수: [[9]]", 1.2, 300, 40);
+  verdict.rating = 9;
+  store.put_judgement("r2", verdict, json::object());
+  EXPECT_EQ(store.load_judgements("r2", "t").back().response.completion_tokens, 40);
+  const RunUsage judged = store.run_usage("r2");
+  EXPECT_EQ(judged.judge_sent, 2);
+  EXPECT_EQ(judged.judge_prompt_tokens, 300);
+  EXPECT_EQ(judged.prompt_tokens, 9) << "the judge's tokens are not the model's";
+  EXPECT_NE(format_usage(judged, Prices{}).find("judge: 2 requests sent, 0 from the cache; tokens in 300 out 40"),
+            std::string::npos);
 }
 
 } // namespace

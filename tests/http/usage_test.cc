@@ -100,6 +100,8 @@ TEST(Usage, DryRunSaysWhyItGivesNoCostWithoutTokenCounts) {
   // Without prices the plan has no cost.
   auto unpriced = run_keval(global + " run --tasks mock_mc --backend openai-chat --model m --base-url http://127.0.0.1:9/v1 --dry-run --json");
   EXPECT_FALSE(nlohmann::json::parse(unpriced.out).contains("estimated_cost"));
+  // Prices are execution settings: they never change the run key.
+  EXPECT_EQ(nlohmann::json::parse(unpriced.out)["run_key"], plan["run_key"]);
   // A price is a number of dollars, never negative.
   EXPECT_EQ(run_keval(global + " run --tasks mock_mc --backend random --dry-run --price-in -1").exit_code, 2);
 }

@@ -10,8 +10,9 @@
 // before a word, n - 1 spaces are one token and the last starts the word's token. Either way
 // a context's trailing space and the continuation's leading one share or split tokens, so
 // where a client puts the context/continuation boundary changes the continuation's log-prob.
-// Every JSON reply carries `usage` (prompt_tokens, completion_tokens, total_tokens) as vLLM and
-// llama.cpp's server send it, counted with that same tokenizer (chat: messages' contents, no template).
+// Every answer (chat and completions, not streamed) carries `usage` (prompt_tokens,
+// completion_tokens, total_tokens) as vLLM and llama.cpp's server send it, counted with that same
+// tokenizer (chat: the messages' contents, no template; completions: every prompt of the request).
 // Faults (shares of requests, decided by a hash of (seed, body, attempt number) so a retried
 // request can succeed; attempts past --fault-attempts never fault): --p500, --p429 (with
 // --retry-after SECONDS), --pdrop (connection closed mid-reply), --pmalformed (200 with broken

@@ -53,6 +53,7 @@ struct Response {
   std::string text;           // generate: the raw text
   std::vector<double> logprobs; // loglikelihood: one per continuation
   bool from_cache = false;
+  std::string cached_from_run;  // from_cache: the run that stored the answer in the cache (empty: unknown)
   // Usage and latency: seconds from the first attempt's start to the last byte (0: not measured,
   // e.g. embedded backends and cached answers), and the tokens the server reported in `usage`
   // (nullopt: it reported none).

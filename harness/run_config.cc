@@ -91,6 +91,8 @@ nlohmann::json RunConfig::to_json() const {
   out["execution"] = backend.execution_json();
   out["execution"]["max_failures"] = max_failures;
   out["execution"]["cache"] = use_cache;
+  if (prices.input) out["execution"]["price_in"] = *prices.input;
+  if (prices.output) out["execution"]["price_out"] = *prices.output;
   if (shard) out["shard"] = {{"index", shard->index}, {"count", shard->count}};
   if (!name.empty()) out["name"] = name;
   return out;
@@ -121,6 +123,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& config, const Given& given)
   }
   out.max_failures = execution.value("max_failures", out.max_failures);
   out.use_cache = execution.value("cache", out.use_cache);
+  out.prices = recorded_prices(config);
   out.name = config.value("name", "");
   if (config.contains("shard"))
     out.shard = ShardSpec{config.at("shard").at("index").get<size_t>(), config.at("shard").at("count").get<size_t>()};

@@ -15,6 +15,7 @@
 #include "request.h"
 #include "samples.h"
 #include "shard.h"
+#include "usage.h"
 
 namespace keval {
 
@@ -85,6 +86,7 @@ struct RunConfig {
   std::optional<ShardSpec> shard;      // evaluate only this shard of the run's samples
   std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit
   bool use_cache = true;               // answer identical requests from the database's cache
+  Prices prices;                       // USD per million tokens: recorded, for the cost
   // Not stored.
   bool show_progress = false;
   size_t commit_every = 1024;          // responses per transaction

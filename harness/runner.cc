@@ -327,6 +327,7 @@ nlohmann::json RunPlan::to_json() const {
     for (const auto& t : tasks) tokens += *t.tokens;
     out["total"]["tokens"] = tokens;
   }
+  if (auto cost = estimate_cost(out["tasks"], recorded_prices(config))) out["estimated_cost"] = std::move(*cost);
   out["backend"] = config.at("backend");
   if (config.contains("judge")) out["judge"] = config.at("judge");
   if (config.contains("shard")) out["shard"] = {{"index", config["shard"]["index"]}, {"count", config["shard"]["count"]}};
@@ -776,7 +777,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
       backend->answer(batch, [&](size_t i, Response response) {
         const Request& r = batch[i];
         pacer.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
-        if (response.ok() && !cache_keys[i].empty()) pacer.cache_put(cache_keys[i], response);
+        if (response.ok() && !cache_keys[i].empty()) pacer.cache_put(cache_keys[i], response, run.id);
         progress.advance(1, task.config->name);
         if (response.ok()) {
           answers[r.key] = std::move(response);

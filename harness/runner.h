@@ -13,6 +13,7 @@
 #include "run_config.h"  // RunConfig (RunOptions)
 #include "shard.h"
 #include "store.h"
+#include "usage.h"
 
 namespace keval {
 

@@ -19,13 +19,14 @@
 
 #include <fmt/format.h>
 
+#include "usage.h"
 #include "util/error.h"
 
 namespace keval {
 namespace {
 
 constexpr int k_application_id = 0x6B45564C; // "kEVL": marks the file as keval's
-constexpr long long k_schema_version = 2;
+constexpr long long k_schema_version = 3;
 
 // Schema 2 added the judge's verdicts (every attempt kept) and the count of judge failures.
 #define KEVAL_JUDGEMENTS_TABLE                                                                   \
@@ -43,7 +44,28 @@ constexpr long long k_schema_version = 2;
   "  failure_message TEXT,"                                                                     \
   "  from_cache INTEGER NOT NULL DEFAULT 0,"                                                    \
   "  created_at TEXT NOT NULL,"                                                                 \
+  "  latency_seconds REAL,"                                                                     \
+  "  prompt_tokens INTEGER,"                                                                    \
+  "  completion_tokens INTEGER,"                                                                \
   "  PRIMARY KEY(run_id, task, sample_id, turn, attempt));"
+
+// Schema 3 added each response's usage and latency, what its prompt holds (for tokens per Korean
+// character), the run a cached answer came from, and the run that stored each cache entry.
+constexpr const char* k_schema_3_additions[] = {
+    "ALTER TABLE responses ADD COLUMN latency_seconds REAL",
+    "ALTER TABLE responses ADD COLUMN prompt_tokens INTEGER",
+    "ALTER TABLE responses ADD COLUMN completion_tokens INTEGER",
+    "ALTER TABLE responses ADD COLUMN prompt_characters INTEGER",
+    "ALTER TABLE responses ADD COLUMN prompt_has_hangul INTEGER",
+    "ALTER TABLE responses ADD COLUMN cached_from_run TEXT",
+    "ALTER TABLE cache ADD COLUMN run_id TEXT",
+};
+// The judge's verdicts gained the same usage (a file older than schema 2 gets the whole table).
+constexpr const char* k_schema_3_judgement_additions[] = {
+    "ALTER TABLE judgements ADD COLUMN latency_seconds REAL",
+    "ALTER TABLE judgements ADD COLUMN prompt_tokens INTEGER",
+    "ALTER TABLE judgements ADD COLUMN completion_tokens INTEGER",
+};
 
 // Tables with large text rows (requests, responses, cached replies) keep their rowid: WITHOUT
 // ROWID only pays for small rows. task_results keeps it too, so rows read back in the order
@@ -77,6 +99,12 @@ CREATE TABLE responses(
   http_status INTEGER,
   from_cache INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,
+  latency_seconds REAL,
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  prompt_characters INTEGER,
+  prompt_has_hangul INTEGER,
+  cached_from_run TEXT,
   PRIMARY KEY(run_id, task, sample_id, turn));
 CREATE TABLE scores(
   run_id TEXT NOT NULL REFERENCES runs(id),
@@ -101,7 +129,7 @@ CREATE TABLE task_results(
   aggregation TEXT,
   n_judge_failed INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(run_id, task, metric));
-CREATE TABLE cache(key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE cache(key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL, run_id TEXT);
 )sql" KEVAL_JUDGEMENTS_TABLE;
 
 // A failure of the file or its environment is the user's to fix (InputError, exit 2); anything
@@ -213,6 +241,7 @@ public:
   Query& text_or_null(std::string_view v) { return v.empty() ? null() : text(v); }
   Query& integer(long long v) { return check(sqlite3_bind_int64(m_stmt, ++m_index, v)); }
   Query& integer_or_null(long long v) { return v == 0 ? null() : integer(v); }
+  Query& integer_or_null(const std::optional<long long>& v) { return v ? integer(*v) : null(); }
   Query& real_or_null(const std::optional<double>& v) {
     return v ? check(sqlite3_bind_double(m_stmt, ++m_index, *v)) : null();
   }
@@ -237,6 +266,10 @@ public:
     return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(m_stmt, col))) : std::string();
   }
   long long integer_at(int col) const { return sqlite3_column_int64(m_stmt, col); }
+  std::optional<long long> optional_integer_at(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return integer_at(col);
+  }
   std::optional<double> real_at(int col) const {
     if (is_null(col)) return std::nullopt;
     return sqlite3_column_double(m_stmt, col);
@@ -395,7 +428,8 @@ RunRecord read_run(const Query& q, const std::string& path) {
   return r;
 }
 
-// Columns: status, text, logprobs_json, failure_kind, failure_message, http_status, from_cache.
+// Columns: status, text, logprobs_json, failure_kind, failure_message, http_status, from_cache,
+// latency_seconds, prompt_tokens, completion_tokens, cached_from_run.
 Response read_response(const Query& q, int first, const std::string& path) {
   Response r;
   if (q.text_at(first) != "ok") {
@@ -409,6 +443,10 @@ Response read_response(const Query& q, int first, const std::string& path) {
   r.message = q.text_at(first + 4);
   r.http_status = static_cast<int>(q.integer_at(first + 5));
   r.from_cache = q.integer_at(first + 6) != 0;
+  r.latency_seconds = q.real_at(first + 7).value_or(0);
+  r.prompt_tokens = q.optional_integer_at(first + 8);
+  r.completion_tokens = q.optional_integer_at(first + 9);
+  r.cached_from_run = q.text_at(first + 10);
   return r;
 }
 
@@ -487,7 +525,7 @@ void Store::open_read_only() {
   m_db = open_read_only_connection(m_path);
   const Inspection found = inspect(m_db, m_path);
   if (check_inspection(found, m_path)) throw InputError("no keval database at " + m_path + " (the file is empty)");
-  if (*found.schema_version < k_schema_version) read_older_schema();
+  if (*found.schema_version < k_schema_version) read_older_schema(*found.schema_version);
 }
 
 void Store::open_for_writing(StoreAccess access) {
@@ -547,10 +585,22 @@ void Store::check_integrity() {
 
 // A reader of a database an older keval wrote: what the newer schema added reads as empty,
 // through temporary objects that shadow the file's own (the file is not changed).
-void Store::read_older_schema() {
+void Store::read_older_schema(long long version) {
   exec("PRAGMA temp_store=MEMORY");
-  exec(("CREATE TEMP TABLE judgements" + std::string(KEVAL_JUDGEMENTS_TABLE).substr(std::string("CREATE TABLE judgements").size())).c_str());
-  exec("CREATE TEMP VIEW task_results AS SELECT rowid AS rowid, *, 0 AS n_judge_failed FROM main.task_results");
+  if (version < 2) {
+    exec(("CREATE TEMP TABLE judgements" + std::string(KEVAL_JUDGEMENTS_TABLE).substr(std::string("CREATE TABLE judgements").size())).c_str());
+    exec("CREATE TEMP VIEW task_results AS SELECT rowid AS rowid, *, 0 AS n_judge_failed FROM main.task_results");
+  }
+  if (version < 3) {
+    // Usage was not recorded: unknown (NULL), never zero.
+    exec("CREATE TEMP VIEW responses AS SELECT rowid AS rowid, *, NULL AS latency_seconds, NULL AS prompt_tokens, "
+         "NULL AS completion_tokens, NULL AS prompt_characters, NULL AS prompt_has_hangul, NULL AS cached_from_run "
+         "FROM main.responses");
+    exec("CREATE TEMP VIEW cache AS SELECT rowid AS rowid, *, NULL AS run_id FROM main.cache");
+    if (version == 2)
+      exec("CREATE TEMP VIEW judgements AS SELECT rowid AS rowid, *, NULL AS latency_seconds, NULL AS prompt_tokens, "
+           "NULL AS completion_tokens FROM main.judgements");
+  }
 }
 
 Store::~Store() {
@@ -620,6 +670,10 @@ void Store::upgrade() {
       exec(KEVAL_JUDGEMENTS_TABLE);
       exec("ALTER TABLE task_results ADD COLUMN n_judge_failed INTEGER NOT NULL DEFAULT 0");
     }
+    if (found < 3)
+      for (const char* sql : k_schema_3_additions) exec(sql);
+    if (found == 2)
+      for (const char* sql : k_schema_3_judgement_additions) exec(sql);
     exec(fmt::format("UPDATE meta SET value = '{}' WHERE key = 'schema_version'", k_schema_version).c_str());
     exec("COMMIT");
   } catch (...) {
@@ -738,8 +792,9 @@ void Store::put_response(const std::string& run_id, const std::string& task, con
                          int turn, const nlohmann::json& request, const Response& response) {
   const Guard guard(m_mutex);
   Query q(prepare("INSERT OR REPLACE INTO responses(run_id, task, sample_id, turn, request_json, status, text, "
-                  "logprobs_json, failure_kind, failure_message, http_status, from_cache, created_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                  "logprobs_json, failure_kind, failure_message, http_status, from_cache, created_at, latency_seconds, "
+                  "prompt_tokens, completion_tokens, prompt_characters, prompt_has_hangul, cached_from_run) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
           m_path);
   q.text(run_id).text(task).text(sample_id).integer(turn).text(dump_json(request));
   q.text(response.ok() ? "ok" : "failed");
@@ -752,6 +807,12 @@ void Store::put_response(const std::string& run_id, const std::string& task, con
   else q.text(to_string(response.failure));
   q.text_or_null(response.message).integer_or_null(response.http_status).integer(response.from_cache ? 1 : 0);
   q.text(utc_now_iso8601());
+  q.real_or_null(response.latency_seconds > 0 ? std::optional<double>(response.latency_seconds) : std::nullopt);
+  q.integer_or_null(response.prompt_tokens).integer_or_null(response.completion_tokens);
+  const PromptText prompt = prompt_text_of(request);
+  q.integer(prompt.characters).integer(prompt.has_hangul ? 1 : 0);
+  if (response.from_cache) q.text_or_null(response.cached_from_run);
+  else q.null();
   q.run();
 }
 
@@ -796,7 +857,8 @@ void Store::put_task_results(const std::string& run_id, const std::vector<TaskRe
 std::unordered_map<std::string, Response> Store::load_ok_responses(const std::string& run_id) {
   const Guard guard(m_mutex);
   Query q(prepare("SELECT task, sample_id, turn, status, text, logprobs_json, failure_kind, failure_message, "
-                  "http_status, from_cache FROM responses WHERE run_id = ? AND status = 'ok'"),
+                  "http_status, from_cache, latency_seconds, prompt_tokens, completion_tokens, cached_from_run "
+                  "FROM responses WHERE run_id = ? AND status = 'ok'"),
           m_path);
   q.text(run_id);
   std::unordered_map<std::string, Response> out;
@@ -809,7 +871,8 @@ std::unordered_map<std::string, Response> Store::load_ok_responses(const std::st
 std::vector<StoredResponse> Store::load_responses(const std::string& run_id, const std::string& task) {
   const Guard guard(m_mutex);
   Query q(prepare("SELECT task, sample_id, turn, status, text, logprobs_json, failure_kind, failure_message, "
-                  "http_status, from_cache FROM responses WHERE run_id = ? AND task = ? "
+                  "http_status, from_cache, latency_seconds, prompt_tokens, completion_tokens, cached_from_run "
+                  "FROM responses WHERE run_id = ? AND task = ? "
                   "ORDER BY sample_id, turn"),
           m_path);
   q.text(run_id).text(task);
@@ -888,9 +951,47 @@ std::optional<nlohmann::json> Store::load_request(const std::string& run_id, con
   return parse_json(q.text_at(0), m_path, "responses.request_json");
 }
 
+RunUsage Store::run_usage(const std::string& run_id) {
+  const Guard guard(m_mutex);
+  // created_at as seconds since the epoch, with its milliseconds.
+  Query q(prepare("SELECT status, from_cache, cached_from_run, latency_seconds, "
+                  "(julianday(created_at) - 2440587.5) * 86400.0, prompt_tokens, completion_tokens, "
+                  "prompt_characters, prompt_has_hangul FROM responses WHERE run_id = ?"),
+          m_path);
+  q.text(run_id);
+  std::vector<UsageRow> rows;
+  while (q.step()) {
+    UsageRow r;
+    r.ok = q.text_at(0) == "ok";
+    r.from_cache = q.integer_at(1) != 0;
+    r.cached_from_run = q.text_at(2);
+    r.latency_seconds = q.real_at(3);
+    r.finished_at_seconds = q.real_at(4);
+    r.prompt_tokens = q.optional_integer_at(5);
+    r.completion_tokens = q.optional_integer_at(6);
+    r.prompt_characters = q.optional_integer_at(7).value_or(0);
+    r.prompt_has_hangul = q.integer_at(8) != 0;
+    rows.push_back(std::move(r));
+  }
+  RunUsage usage = summarize_usage(rows);
+  // The judge's verdicts, every attempt (an unreadable verdict asked again is a second request).
+  Query judged(prepare("SELECT from_cache, prompt_tokens, completion_tokens FROM judgements WHERE run_id = ?"), m_path);
+  judged.text(run_id);
+  while (judged.step()) {
+    if (judged.integer_at(0) != 0) {
+      ++usage.judge_cached;
+      continue;
+    }
+    ++usage.judge_sent;
+    if (auto n = judged.optional_integer_at(1)) usage.judge_prompt_tokens = usage.judge_prompt_tokens.value_or(0) + *n;
+    if (auto n = judged.optional_integer_at(2)) usage.judge_completion_tokens = usage.judge_completion_tokens.value_or(0) + *n;
+  }
+  return usage;
+}
+
 std::optional<Response> Store::cache_get(const std::string& key) {
   const Guard guard(m_mutex);
-  Query q(prepare("SELECT response_json FROM cache WHERE key = ?"), m_path);
+  Query q(prepare("SELECT response_json, run_id FROM cache WHERE key = ?"), m_path);
   q.text(key);
   if (!q.step()) return std::nullopt;
   const nlohmann::json j = parse_json(q.text_at(0), m_path, "cache.response_json");
@@ -901,14 +1002,17 @@ std::optional<Response> Store::cache_get(const std::string& key) {
     r.http_status = j.value("http_status", 0);
     r.text = j.value("text", "");
     if (j.contains("logprobs")) r.logprobs = logprobs_from_json(j.at("logprobs"), m_path);
+    if (j.contains("prompt_tokens")) r.prompt_tokens = j.at("prompt_tokens").get<long long>();
+    if (j.contains("completion_tokens")) r.completion_tokens = j.at("completion_tokens").get<long long>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{} is damaged: corrupt cache entry {}: {}", m_path, key, e.what()));
   }
   r.from_cache = true; // what the caller gets came from the cache, whatever was stored
+  r.cached_from_run = q.text_at(1);
   return r;
 }
 
-void Store::cache_put(const std::string& key, const Response& response) {
+void Store::cache_put(const std::string& key, const Response& response, const std::string& run_id) {
   const Guard guard(m_mutex);
   nlohmann::json j = nlohmann::json::object();
   if (!response.ok()) j["failure"] = to_string(response.failure);
@@ -916,28 +1020,41 @@ void Store::cache_put(const std::string& key, const Response& response) {
   if (response.http_status != 0) j["http_status"] = response.http_status;
   if (!response.text.empty() || response.logprobs.empty()) j["text"] = response.text;
   if (!response.logprobs.empty()) j["logprobs"] = logprobs_to_json(response.logprobs);
-  Query q(prepare("INSERT OR REPLACE INTO cache(key, response_json, created_at) VALUES (?, ?, ?)"), m_path);
-  q.text(key).text(dump_json(j)).text(utc_now_iso8601());
+  // The tokens the answer took: a run answered from the cache still knows its prompts' tokens.
+  if (response.prompt_tokens) j["prompt_tokens"] = *response.prompt_tokens;
+  if (response.completion_tokens) j["completion_tokens"] = *response.completion_tokens;
+  // An entry keeps the run that first stored its answer; a different answer (sent again with
+  // --no-cache) replaces it, with the run that stored that one.
+  Query q(prepare("INSERT INTO cache(key, response_json, created_at, run_id) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT(key) DO UPDATE SET "
+                  "run_id = CASE WHEN cache.response_json = excluded.response_json THEN cache.run_id ELSE excluded.run_id END, "
+                  "created_at = CASE WHEN cache.response_json = excluded.response_json THEN cache.created_at "
+                  "ELSE excluded.created_at END, response_json = excluded.response_json"),
+          m_path);
+  q.text(key).text(dump_json(j)).text(utc_now_iso8601()).text_or_null(run_id);
   q.run();
 }
 
 void Store::put_judgement(const std::string& run_id, const StoredJudgement& j, const nlohmann::json& request) {
   const Guard guard(m_mutex);
   Query q(prepare("INSERT OR REPLACE INTO judgements(run_id, task, sample_id, turn, attempt, request_json, status, text, "
-                  "rating, failure_kind, failure_message, from_cache, created_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                  "rating, failure_kind, failure_message, from_cache, created_at, latency_seconds, prompt_tokens, "
+                  "completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
           m_path);
   q.text(run_id).text(j.task).text(j.sample_id).integer(j.turn).integer(j.attempt).text(dump_json(request));
   q.text(j.status).text_or_null(j.response.text).real_or_null(j.rating);
   if (j.response.ok()) q.null();
   else q.text(to_string(j.response.failure));
   q.text_or_null(j.response.message).integer(j.response.from_cache ? 1 : 0).text(utc_now_iso8601());
+  q.real_or_null(j.response.latency_seconds > 0 ? std::optional<double>(j.response.latency_seconds) : std::nullopt);
+  q.integer_or_null(j.response.prompt_tokens).integer_or_null(j.response.completion_tokens);
   q.run();
 }
 
 std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, const std::string& task) {
   const Guard guard(m_mutex);
-  Query q(prepare("SELECT task, sample_id, turn, attempt, status, text, rating, failure_kind, failure_message, from_cache "
+  Query q(prepare("SELECT task, sample_id, turn, attempt, status, text, rating, failure_kind, failure_message, from_cache, "
+                  "latency_seconds, prompt_tokens, completion_tokens "
                   "FROM judgements WHERE run_id = ? AND task = ? ORDER BY sample_id, turn, attempt"),
           m_path);
   q.text(run_id).text(task);
@@ -954,6 +1071,9 @@ std::vector<StoredJudgement> Store::load_judgements(const std::string& run_id, c
     if (!q.is_null(7)) j.response.failure = parse_failure_kind(q.text_at(7));
     j.response.message = q.text_at(8);
     j.response.from_cache = q.integer_at(9) != 0;
+    j.response.latency_seconds = q.real_at(10).value_or(0);
+    j.response.prompt_tokens = q.optional_integer_at(11);
+    j.response.completion_tokens = q.optional_integer_at(12);
     out.push_back(std::move(j));
   }
   return out;
@@ -988,8 +1108,8 @@ void CommitPacer::put_judgement(const std::string& run_id, StoredJudgement judge
   });
 }
 
-void CommitPacer::cache_put(const std::string& key, Response response) {
-  queue([key, response = std::move(response)](Store& s) { s.cache_put(key, response); });
+void CommitPacer::cache_put(const std::string& key, Response response, std::string run_id) {
+  queue([key, response = std::move(response), run_id = std::move(run_id)](Store& s) { s.cache_put(key, response, run_id); });
 }
 
 void CommitPacer::queue(Write write) {

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "request.h"
+#include "usage.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -82,6 +83,7 @@ struct TaskResult {
   long long n_judge_failed = 0;  // samples whose judge verdict could not be had (not scored)
   bool is_group = false;
   std::string aggregation;       // for groups: macro | micro
+  std::string undefined_reason;  // not stored: why `value` is empty, when a report found out (explain_undefined_values)
 };
 
 // How a command uses the database. Only writers upgrade an older schema or check the whole
@@ -153,8 +155,13 @@ public:
   std::vector<StoredJudgement> load_judgements(const std::string& run_id, const std::string& task);
 
   // Response cache (content-addressed: the key is a hash of backend kind, model and payload).
+  // A hit comes back with from_cache set and cached_from_run naming the run that stored it
+  // (empty: unknown, an entry from before schema 3); `run_id` is the run storing the answer.
   std::optional<Response> cache_get(const std::string& key);
-  void cache_put(const std::string& key, const Response& response);
+  void cache_put(const std::string& key, const Response& response, const std::string& run_id = "");
+
+  // The run's requests, tokens, latency and cached answers, from its stored responses.
+  RunUsage run_usage(const std::string& run_id);
 
   // Merging shards (`keval merge`).
   void update_run_config(const std::string& run_id, const nlohmann::json& config);
@@ -175,7 +182,7 @@ private:
   sqlite3_stmt* prepare(const char* sql);
   void migrate(bool fresh);
   void upgrade();
-  void read_older_schema();
+  void read_older_schema(long long version);
 
   std::string m_path;
   sqlite3* m_db = nullptr;
@@ -204,7 +211,7 @@ public:
                     nlohmann::json request, Response response);
   void put_score(const std::string& run_id, StoredScore score);
   void put_judgement(const std::string& run_id, StoredJudgement judgement, nlohmann::json request);
-  void cache_put(const std::string& key, Response response);
+  void cache_put(const std::string& key, Response response, std::string run_id = "");
   // Commits everything queued. Rethrows a failure of the timer thread's last commit.
   void flush();
 

@@ -310,6 +310,14 @@ Comparison compare_runs(Store& store, const RunRecord& base, const RunRecord& ca
       row.metric = metric;
       PairedStat st = paired_stat(name, metric, pairs, n, options, row);
       fill_interval(row, st);
+      std::vector<std::string> why;
+      const std::vector<SampleScore> base_half(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(n));
+      const std::vector<SampleScore> cand_half(pairs.begin() + static_cast<std::ptrdiff_t>(n), pairs.end());
+      if (!row.base)
+        if (auto reason = why_undefined(metric, base_half)) why.push_back("baseline: " + *reason);
+      if (!row.cand)
+        if (auto reason = why_undefined(metric, cand_half)) why.push_back("candidate: " + *reason);
+      row.undefined_reason = text::join(why, "; ");
       stats_of[name][metric] = std::move(st);
       c.rows.push_back(std::move(row));
     }
@@ -413,6 +421,8 @@ std::string format_comparison(const Comparison& c) {
   out += fmt::format("diff = candidate − baseline over the samples both runs scored; 95% CI: paired bootstrap ({} "
                      "resamples); p: two-sided (mcnemar B/C = pairs only the baseline / only the candidate got right)\n",
                      c.resamples);
+  for (const auto& r : c.rows)
+    if (!r.undefined_reason.empty()) out += fmt::format("{} {}: no value ({})\n", r.task, r.metric, r.undefined_reason);
   return out;
 }
 
@@ -429,6 +439,7 @@ nlohmann::json comparison_json(const Comparison& c) {
                         {"ci_high", optional_json(r.ci_high)},
                         {"p_value", optional_json(r.p_value)},
                         {"test", r.test}};
+    if (!r.undefined_reason.empty()) j["undefined_reason"] = r.undefined_reason;
     if (r.test == "mcnemar-exact") {
       j["base_only_right"] = r.base_only;
       j["cand_only_right"] = r.cand_only;

@@ -47,6 +47,7 @@ struct ComparisonRow {
   long long base_only = 0;            // right/wrong metrics: pairs only the baseline got right
   long long cand_only = 0;            //                       pairs only the candidate got right
   std::vector<double> replicates;     // bootstrap replicates of diff (NaN: undefined), for the gate
+  std::string undefined_reason;       // why base or cand has no value (e.g. a correlation of constant answers)
 };
 
 struct Comparison {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "metrics.h"
 #include "util/text.h"
 
 namespace keval {
@@ -76,6 +77,9 @@ std::string format_results_table(const RunRecord& run, const std::vector<TaskRes
   bool any_group = false;
   for (const auto& r : results) any_group = any_group || r.is_group;
   if (any_group) out += "* group: macro = mean of its members, micro = weighted by samples\n";
+  for (const auto& r : results)
+    if (!r.value && !r.undefined_reason.empty())
+      out += fmt::format("{} {}: no value ({})\n", r.task, r.metric, r.undefined_reason);
   return out;
 }
 
@@ -101,6 +105,7 @@ nlohmann::json results_json(const RunRecord& run, const std::vector<TaskResult>&
                         {"n_judge_failed", r.n_judge_failed},
                         {"n_samples", run_samples(r)},
                         {"partial", is_partial(r)}};
+    if (!r.value && !r.undefined_reason.empty()) j["undefined_reason"] = r.undefined_reason;
     if (r.is_group) {
       j["group"] = true;
       j["aggregation"] = r.aggregation;
@@ -110,11 +115,36 @@ nlohmann::json results_json(const RunRecord& run, const std::vector<TaskResult>&
   return {{"run", run_json(run)}, {"tasks", std::move(tasks)}};
 }
 
+void explain_undefined_values(Store& store, const RunRecord& run, std::vector<TaskResult>& results) {
+  for (auto& r : results) {
+    if (r.value || r.is_group) continue;
+    // As compute_results aggregates: failed and judge-failed samples are left out.
+    std::vector<SampleScore> scored;
+    store.for_each_score(run.id, r.task, [&](StoredScore&& s) {
+      if (s.status != "failed" && s.status != "judge_failed") scored.push_back(SampleScore::from_json(s.score));
+    });
+    r.undefined_reason = why_undefined(r.metric.substr(0, r.metric.find('/')), scored).value_or("");
+  }
+}
+
+// Columns as wide as their widest value (Hangul counted as two), so long names never shift the
+// columns after them.
 std::string format_runs_table(const std::vector<RunRecord>& runs) {
-  std::string out = fmt::format("{:<12}  {:<40} {:<24} {:<10} {:<24} {}\n", "id", "name", "model", "backend", "started", "status");
-  for (const auto& r : runs)
-    out += fmt::format("{:<12}  {} {} {:<10} {:<24} {}\n", r.id, pad(r.name, 40), pad(r.model.empty() ? "-" : r.model, 24),
-                       r.backend, r.created_at, r.status);
+  const std::vector<std::string> header = {"id", "name", "model", "backend", "started", "status"};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : runs) rows.push_back({r.id, r.name, r.model.empty() ? "-" : r.model, r.backend, r.created_at, r.status});
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    width[c] = display_width(header[c]);
+    for (const auto& row : rows) width[c] = std::max(width[c], display_width(row[c]));
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < cells.size(); ++c) out += c + 1 == cells.size() ? cells[c] : pad(cells[c], width[c]) + "  ";
+    return out + "\n";
+  };
+  std::string out = line(header);
+  for (const auto& row : rows) out += line(row);
   return out;
 }
 

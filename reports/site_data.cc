@@ -178,6 +178,8 @@ Model build_model(Store& store) {
     RunView v;
     v.run = std::move(run);
     for (auto& r : store.load_task_results(v.run.id)) v.results[r.task][r.metric] = r;
+    v.usage = store.run_usage(v.run.id);
+    v.prices = recorded_prices(v.run.config);
     for (const auto& t : v.run.config.value("tasks", nlohmann::json::array())) v.tasks.insert(t.value("name", ""));
     m.runs.push_back(std::move(v));
   }

@@ -29,6 +29,8 @@ struct RunView {
   // for a full run. A run with a reason is not ranked with full runs.
   std::vector<std::string> partial_reasons;
   bool whole_run_partial = false;  // --limit, a shard, or a run that did not finish: every task
+  RunUsage usage;                  // requests, tokens, latency, cached answers (from its stored responses)
+  Prices prices;                   // what the run recorded (--price-in, --price-out)
 
   bool partial() const { return !partial_reasons.empty(); }
 };

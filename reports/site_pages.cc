@@ -253,6 +253,49 @@ std::string bar_chart(const Entry& e, const std::string& metric, const std::vect
   return svg + "</svg></figure>\n";
 }
 
+// A number cell that sorts by its value; "–" when unknown.
+template <typename T>
+std::string number_cell(const std::optional<T>& v, const std::string& shown) {
+  if (!v) return "<td class=\"na\">–</td>";
+  return fmt::format("<td data-v=\"{}\">{}</td>", *v, shown);
+}
+
+std::string usage_section(const Model& m, const std::string& prefix) {
+  std::string out =
+      "<h2 id=\"usage\">Usage, latency and cost</h2>\n"
+      "<p class=\"note\">From each run's stored responses: requests sent to the model (answers from the response cache "
+      "not counted, and which run they came from in the title), tokens as the server reported them in <code>usage</code>, "
+      "latency percentiles of successful answers, cost at the prices the run recorded (<code>--price-in</code>, "
+      "<code>--price-out</code>, US dollars per million tokens), and prompt tokens per 1,000 characters of prompts that "
+      "hold Hangul: how many tokens the model's tokenizer spends on Korean (lower reads Korean more efficiently).</p>\n"
+      "<div class=\"scroll\"><table id=\"usage-table\" class=\"sortable\"><thead><tr>"
+      "<th class=\"text\" data-type=\"text\">Run</th><th class=\"text\" data-type=\"text\">Model</th>"
+      "<th data-type=\"num\">Requests</th><th data-type=\"num\">Cached</th><th data-type=\"num\">Tokens in</th>"
+      "<th data-type=\"num\">Tokens out</th><th data-type=\"num\">Latency p50 (s)</th>"
+      "<th data-type=\"num\">Latency p90 (s)</th><th data-type=\"num\">Requests/s</th><th data-type=\"num\">Cost (USD)</th>"
+      "<th data-type=\"num\" title=\"prompt tokens / characters of the prompts that hold Hangul × 1,000\">Tokens per "
+      "1,000 Korean characters</th></tr></thead>\n<tbody>\n";
+  for (const auto& v : m.runs) {
+    const RunUsage& u = v.usage;
+    std::vector<std::string> sources;
+    for (const auto& [run, n] : u.cached_from) sources.push_back(fmt::format("{} from {}", n, run.empty() ? "an unrecorded run" : run));
+    const auto cost = cost_usd(v.prices, u.prompt_tokens, u.completion_tokens);
+    auto count = [](const std::optional<long long>& n) { return n ? std::to_string(*n) : std::string(); };
+    out += fmt::format("<tr><td class=\"text\"><a href=\"{}\">{}</a></td><td class=\"text\">{}</td><td data-v=\"{}\">{}</td>"
+                       "<td data-v=\"{}\" title=\"{}\">{}</td>{}{}{}{}{}{}{}</tr>\n",
+                       escape(run_href(v.run, prefix)), escape(v.run.name), escape(v.run.model.empty() ? v.run.backend : v.run.model),
+                       u.sent, u.sent, u.cached, escape(text::join(sources, ", ")), u.cached,
+                       number_cell(u.prompt_tokens, count(u.prompt_tokens)), number_cell(u.completion_tokens, count(u.completion_tokens)),
+                       number_cell(u.latency_p50, u.latency_p50 ? fixed(*u.latency_p50) : ""),
+                       number_cell(u.latency_p90, u.latency_p90 ? fixed(*u.latency_p90) : ""),
+                       number_cell(u.requests_per_second, u.requests_per_second ? fixed(*u.requests_per_second, 2) : ""),
+                       number_cell(cost, cost ? fmt::format("{:.4f}", *cost) : ""),
+                       number_cell(u.tokens_per_1000_korean_characters,
+                                   u.tokens_per_1000_korean_characters ? fixed(*u.tokens_per_1000_korean_characters, 1) : ""));
+  }
+  return out + "</tbody></table></div>\n";
+}
+
 std::string runs_section(const Model& m, const std::string& prefix) {
   std::string out = "<h2 id=\"runs\">Runs and their configuration</h2>\n"
                     "<p class=\"note\">The fingerprint is the run's <code>config_hash</code>: SHA-256 of everything that decides "
@@ -362,6 +405,7 @@ std::string index_page(const Model& m) {
          "or its data changed) than the other runs evaluated: it is not comparable with theirs, and not ranked.</p>\n";
   out += board_table(m, "all-board", runs, all, best_column(all, full.empty() ? runs : full), "", true, FirstColumn::rank);
   out += runs_section(m, "");
+  out += usage_section(m, "");
   out += "<p class=\"note\">Every figure comes from the database's stored scores: <code>keval results --run ID</code> prints "
          "the same numbers, <code>keval compare BASE CAND</code> the paired differences with p-values.</p>\n";
   return out + page_tail("", {"assets/table.js", "assets/selftest.js"});
@@ -391,7 +435,22 @@ std::string run_page(const Model& m, const RunView& v) {
                        escape(version), escape(version), escape(t.value("hash", "")), escape(t.value("mode", "")), c.samples,
                        c.samples, c.failed, c.failed, c.missing, c.missing);
   }
-  out += "</tbody></table></div>\n<h2>Configuration</h2>\n<pre>" +
+  out += "</tbody></table></div>\n";
+  // Usage, and where cached answers came from (a run of this database links to its page).
+  out += "<h2 id=\"usage\">Usage</h2>\n<pre>" + escape(format_usage(v.usage, v.prices)) + "</pre>\n";
+  if (!v.usage.cached_from.empty()) {
+    out += "<p>Answers from the response cache, by the run that stored them:</p>\n<ul>\n";
+    for (const auto& [source, n] : v.usage.cached_from) {
+      auto known = std::find_if(m.runs.begin(), m.runs.end(), [&](const RunView& o) { return o.run.id == source; });
+      const std::string who = source.empty() ? "a run not recorded (stored before keval recorded cache sources)"
+                              : known == m.runs.end() ? "run " + escape(source) + " (not in this database)"
+                                                      : fmt::format("<a href=\"{}\">{}</a> <code>{}</code>", escape(run_href(known->run, "../")),
+                                                                    escape(known->run.name), escape(source));
+      out += fmt::format("<li>{}: {}</li>\n", n, who);
+    }
+    out += "</ul>\n";
+  }
+  out += "<h2>Configuration</h2>\n<pre>" +
          escape(r.config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) + "</pre>\n";
   return out + page_tail("../", {"assets/table.js"});
 }

@@ -544,4 +544,27 @@ MetricEstimate aggregate_metric(const std::string& metric, const std::vector<Sam
   return e;
 }
 
+std::optional<std::string> why_undefined(const std::string& metric, const std::vector<SampleScore>& samples) {
+  if (samples.empty()) return "no scored sample";
+  if (metric != "pearson" && metric != "spearman") return std::nullopt;
+  std::vector<double> predicted, gold;
+  for (const auto& s : samples)
+    if (s.predicted_number && s.gold_number) {
+      predicted.push_back(*s.predicted_number);
+      gold.push_back(*s.gold_number);
+    }
+  if (predicted.size() < 2)
+    return fmt::format("{} parsed numeric answer{} of {}: a correlation needs two or more", predicted.size(),
+                       predicted.size() == 1 ? "" : "s", samples.size());
+  auto constant = [](const std::vector<double>& v) {
+    return std::all_of(v.begin(), v.end(), [&](double x) { return x == v.front(); });
+  };
+  if (constant(predicted))
+    return fmt::format("constant answers: all {} parsed answers are {:g}, so the correlation is undefined", predicted.size(),
+                       predicted.front());
+  if (constant(gold))
+    return fmt::format("constant gold scores: all {} are {:g}, so the correlation is undefined", gold.size(), gold.front());
+  return std::nullopt;
+}
+
 } // namespace keval

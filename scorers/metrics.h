@@ -35,6 +35,12 @@ const MetricInfo* find_metric(const std::string& name);
 MetricEstimate aggregate_metric(const std::string& metric, const std::vector<SampleScore>& samples,
                                 unsigned long long seed = 20240601);
 
+// Why `metric` has no value on `samples`, in words for the results table; nullopt when it has
+// one or no reason is known. Correlations (pearson, spearman) are undefined on fewer than two
+// parsed answers and when the predicted or the gold scores are all equal (a constant has no
+// variance to correlate).
+std::optional<std::string> why_undefined(const std::string& metric, const std::vector<SampleScore>& samples);
+
 // A metric's value on a multiset of samples chosen by index. aggregate_metric's bootstrap and
 // keval compare's paired resampling both evaluate metrics through it, thousands of times, so the
 // samples are read once into flat arrays. A metric it does not know falls back to aggregate_metric.

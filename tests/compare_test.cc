@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -155,6 +156,43 @@ TEST(Compare, PairsOnlySharedSamplesAndNamesConfigurationDifferences) {
   EXPECT_NE(text.out.find("kobest_copa"), std::string::npos);
   // Deterministic: the same comparison twice prints the same thing.
   EXPECT_EQ(run_keval("compare --db " + db + " base cand").out, text.out);
+}
+
+// A model that answers every STS pair with the same score has no correlation: results and
+// compare say so rather than printing a bare "-".
+TEST(Compare, ConstantAnswersSayWhyTheCorrelationIsUndefined) {
+  ScratchDir dir;
+  const std::string db = dir / "k.db";
+  auto samples = run_keval("samples --json --task korsts --limit 30");
+  ASSERT_EQ(samples.exit_code, 0) << samples.err;
+  std::string replay;
+  std::stringstream lines(samples.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty())
+      replay += nlohmann::json{{"task", "korsts"}, {"id", nlohmann::json::parse(line)["id"]}, {"response", "3"}}.dump() + "\n";
+  testing::write_file(dir.path() / "constant.jsonl", replay);
+  ASSERT_EQ(run_keval("run --backend random --seed 1 --tasks korsts --limit 30 --no-progress --name base --db " + db).exit_code, 0);
+  auto constant = run_keval("run --backend replay --responses " + dir / "constant.jsonl" +
+                            " --tasks korsts --limit 30 --no-progress --name flat --db " + db);
+  ASSERT_EQ(constant.exit_code, 0) << constant.err;
+  EXPECT_NE(constant.out.find("korsts pearson: no value (constant answers: all 30 parsed answers are 3"), std::string::npos)
+      << constant.out;
+  auto results = run_keval("results --json --db " + db + " flat");
+  bool said = false;
+  const auto stored = nlohmann::json::parse(results.out);
+  for (const auto& t : stored["tasks"])
+    if (t["metric"] == "spearman") {
+      EXPECT_TRUE(t["value"].is_null());
+      said = said || t.value("undefined_reason", "").find("constant answers") != std::string::npos;
+    }
+  EXPECT_TRUE(said) << results.out;
+  auto c = compare_json(db, "base", "flat");
+  const auto* pearson = row(c, "korsts", "pearson");
+  ASSERT_NE(pearson, nullptr);
+  EXPECT_TRUE((*pearson)["cand"].is_null());
+  EXPECT_NE((*pearson).value("undefined_reason", "").find("candidate: constant answers"), std::string::npos) << *pearson;
+  auto text = run_keval("compare --db " + db + " base flat");
+  EXPECT_NE(text.out.find("korsts pearson: no value (candidate: constant answers"), std::string::npos) << text.out;
 }
 
 TEST(Compare, UnknownRunIsAnInputError) {

@@ -13,7 +13,8 @@ add_executable(keval_http_tests ${CMAKE_CURRENT_SOURCE_DIR}/http/http_integratio
   ${CMAKE_CURRENT_SOURCE_DIR}/http/identity_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http/servers_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http/encode_pair_test.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/http/hardening_test.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/http/hardening_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http/usage_test.cc)
 target_include_directories(keval_http_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(keval_http_tests PRIVATE GTest::gtest GTest::gtest_main nlohmann_json::nlohmann_json SQLite::SQLite3
   CURL::libcurl keval_warnings keval_sanitizers)

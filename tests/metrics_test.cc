@@ -88,6 +88,21 @@ TEST(Metrics, CorrelationUndefinedIsEmptyNotNan) {
   EXPECT_FALSE(aggregate_metric("spearman", {}).value);
 }
 
+// An undefined correlation says why: too few parsed answers, or constant answers or gold scores.
+TEST(Metrics, UndefinedCorrelationSaysWhy) {
+  const auto one = why_undefined("pearson", {numbers(3, 4), numbers(std::nullopt, 2)});
+  ASSERT_TRUE(one);
+  EXPECT_NE(one->find("1 parsed numeric answer of 2"), std::string::npos) << *one;
+  const auto flat = why_undefined("spearman", {numbers(3, 1), numbers(3, 2), numbers(3, 5)});
+  ASSERT_TRUE(flat);
+  EXPECT_NE(flat->find("constant answers: all 3 parsed answers are 3"), std::string::npos) << *flat;
+  const auto gold = why_undefined("pearson", {numbers(1, 4), numbers(2, 4)});
+  ASSERT_TRUE(gold);
+  EXPECT_NE(gold->find("constant gold scores"), std::string::npos) << *gold;
+  EXPECT_FALSE(why_undefined("pearson", {numbers(1, 2), numbers(2, 4)}));  // defined: no reason
+  EXPECT_EQ(why_undefined("acc", {}), "no scored sample");
+}
+
 TEST(Metrics, MacroF1OnASmallConfusion) {
   // gold 0 0 1 1 2 2, predicted 0 1 1 1 2 (unparsed).
   // class 0: tp 1, fp 0, fn 1 → 2/3; class 1: tp 2, fp 1, fn 0 → 4/5; class 2: tp 1, fn 1 → 2/3.

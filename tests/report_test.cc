@@ -426,5 +426,78 @@ TEST(Report, EmptyDatabaseAndBadArguments) {
   EXPECT_EQ(run_keval("report --db " + dir / "k.db" + " --outt " + dir / "x").exit_code, 2);
 }
 
+// The usage table: requests, cached answers, tokens, latency, cost at the recorded prices, and
+// tokens per 1,000 Korean characters, for every run, from its stored responses.
+TEST(Report, UsageTableShowsEveryRunsRequestsTokensLatencyAndCost) {
+  ScratchDir dir;
+  const std::string db = dir / "k.db";
+  ASSERT_EQ(run_keval("run --backend random --tasks kobest_copa --limit 4 --no-progress --name priced --price-in 2 "
+                      "--price-out 10 --model " + shell_quote(k_payloads[0]) + " --db " + db).exit_code, 0);
+  // The random backend reports no usage: give its four answers what a server would have said.
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(handle,
+                         "UPDATE responses SET prompt_tokens = 150, completion_tokens = 25, latency_seconds = "
+                         "0.1 * CAST(sample_id AS REAL) + 0.1, prompt_characters = 100, prompt_has_hangul = 1",
+                         nullptr, nullptr, &error),
+            SQLITE_OK)
+      << (error ? error : "");
+  sqlite3_free(error);
+  // A second run whose four answers came from the first one's cache.
+  ASSERT_EQ(run_keval("run --backend random --tasks kobest_copa --limit 4 --no-progress --name again --db " + db).exit_code, 0);
+  const std::string first = nlohmann::json::parse(run_keval("results --json --db " + db + " priced").out)["run"]["id"];
+  const std::string again = nlohmann::json::parse(run_keval("results --json --db " + db + " again").out)["run"]["id"];
+  EXPECT_EQ(sqlite3_exec(handle,
+                         ("UPDATE responses SET from_cache = 1, cached_from_run = '" + first + "' WHERE run_id = '" + again + "'")
+                             .c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(handle);
+  ASSERT_EQ(run_keval("report --db " + db + " --out " + dir / "site").exit_code, 0);
+  const std::string index = slurp(dir / "site/index.html");
+  const std::string again_page = slurp(dir / ("site/runs/" + again + ".html"));
+  EXPECT_NE(again_page.find("<li>4: <a href=\"../runs/" + first + ".html\">priced</a>"), std::string::npos) << again_page;
+  EXPECT_NE(again_page.find("4 from the cache"), std::string::npos) << again_page;
+  const size_t at = index.find("<table id=\"usage-table\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string table = index.substr(at, index.find("</table>", at) - at);
+  for (const char* column : {"Requests", "Cached", "Tokens in", "Tokens out", "Latency p50 (s)", "Latency p90 (s)", "Cost (USD)",
+                             "Tokens per 1,000 Korean characters"})
+    EXPECT_NE(table.find(std::string(column) + "</th>"), std::string::npos) << column;
+  const size_t row = table.find("<tr><td class=\"text\"><a href=\"runs/" + first);
+  ASSERT_NE(row, std::string::npos) << table;
+  const std::string cells = table.substr(row, table.find("</tr>", row) - row);
+  const size_t other = table.find("<tr><td class=\"text\"><a href=\"runs/" + again);
+  ASSERT_NE(other, std::string::npos);
+  EXPECT_NE(table.find("title=\"4 from " + first + "\">4</td>", other), std::string::npos) << table;
+  EXPECT_NE(cells.find(">600</td>"), std::string::npos) << cells;   // 4 × 150 tokens in
+  EXPECT_NE(cells.find(">100</td>"), std::string::npos) << cells;   // 4 × 25 tokens out
+  // 600 × $2/M + 100 × $10/M = $0.0022
+  EXPECT_NE(cells.find(">0.0022</td>"), std::string::npos) << cells;
+  EXPECT_NE(cells.find(">1500.0</td>"), std::string::npos) << cells;  // 150 tokens per 100 characters
+  // The model name is a payload: escaped here too.
+  EXPECT_EQ(cells.find("<script>"), std::string::npos);
+  EXPECT_NE(cells.find("&lt;script&gt;"), std::string::npos) << cells;
+
+  // `keval results` shows the same figures; --json carries them under "usage".
+  auto json = run_keval("results --json --db " + db + " priced");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto usage = nlohmann::json::parse(json.out).at("usage");
+  EXPECT_EQ(usage.at("prompt_tokens"), 600);
+  EXPECT_EQ(usage.at("completion_tokens"), 100);
+  EXPECT_EQ(usage.at("sent"), 4);
+  EXPECT_EQ(usage.at("latency_n"), 4);
+  EXPECT_NEAR(usage.at("cost_usd").get<double>(), 0.0022, 1e-12);
+  EXPECT_EQ(usage.at("price_in"), 2.0);
+  EXPECT_NEAR(usage.at("tokens_per_1000_korean_characters").get<double>(), 1500.0, 1e-9);
+  // Prices given to `results` replace the recorded ones.
+  auto repriced = run_keval("results --json --price-in 1 --db " + db + " priced");
+  EXPECT_NEAR(nlohmann::json::parse(repriced.out).at("usage").at("cost_usd").get<double>(), 0.0006, 1e-12);
+  auto text = run_keval("results --db " + db + " priced");
+  EXPECT_NE(text.out.find("tokens in 600 out 100"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("cost: $0.0022"), std::string::npos) << text.out;
+}
+
 } // namespace
 } // namespace keval

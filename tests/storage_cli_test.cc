@@ -403,6 +403,10 @@ TEST_F(StorageFiles, OlderSchemaIsReadAsItIsAndUpgradedOnlyByRun) {
     ASSERT_EQ(sqlite3_open(db().c_str(), &handle), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(handle,
                            "DROP TABLE judgements; ALTER TABLE task_results DROP COLUMN n_judge_failed; "
+                           "ALTER TABLE responses DROP COLUMN latency_seconds; ALTER TABLE responses DROP COLUMN prompt_tokens; "
+                           "ALTER TABLE responses DROP COLUMN completion_tokens; ALTER TABLE responses DROP COLUMN prompt_characters; "
+                           "ALTER TABLE responses DROP COLUMN prompt_has_hangul; ALTER TABLE responses DROP COLUMN cached_from_run; "
+                           "ALTER TABLE cache DROP COLUMN run_id; "
                            "UPDATE meta SET value = '1' WHERE key = 'schema_version';",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
@@ -422,8 +426,8 @@ TEST_F(StorageFiles, OlderSchemaIsReadAsItIsAndUpgradedOnlyByRun) {
 
   auto resumed = run_keval(task_dirs(m_dir) + "run --no-progress --resume one --db " + shell_quote(db()));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("upgrading " + db() + " from schema version 1 to 2"), std::string::npos) << resumed.err;
-  EXPECT_EQ(query_int(db(), "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+  EXPECT_NE(resumed.err.find("upgrading " + db() + " from schema version 1 to 3"), std::string::npos) << resumed.err;
+  EXPECT_EQ(query_int(db(), "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
 }
 
 // ---------------------------------------------------------------------------------------------

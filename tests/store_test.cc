@@ -92,6 +92,13 @@ private:
   sqlite3* m_db = nullptr;
 };
 
+// What schema 3 added (usage, latency, cache sources), taken away again: a file as schema 2 left it.
+constexpr const char* k_drop_schema_3 =
+    "ALTER TABLE responses DROP COLUMN latency_seconds; ALTER TABLE responses DROP COLUMN prompt_tokens; "
+    "ALTER TABLE responses DROP COLUMN completion_tokens; ALTER TABLE responses DROP COLUMN prompt_characters; "
+    "ALTER TABLE responses DROP COLUMN prompt_has_hangul; ALTER TABLE responses DROP COLUMN cached_from_run; "
+    "ALTER TABLE cache DROP COLUMN run_id;";
+
 RunRecord make_run(const std::string& id, const std::string& name, const std::string& created_at = "") {
   RunRecord run;
   run.id = id;
@@ -130,7 +137,7 @@ TEST_F(StoreTest, CreatesMarksAndReopens) {
   {
     RawDb raw(nested);
     EXPECT_EQ(raw.one("PRAGMA application_id"), std::to_string(0x6B45564C));
-    EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+    EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "3");
     EXPECT_EQ(raw.one("PRAGMA journal_mode"), "wal");
   }
   Store again(nested, false);
@@ -199,11 +206,11 @@ TEST_F(StoreTest, NewerSchemaIsRefused) {
   { Store store(m_path, true); }
   {
     RawDb raw(m_path);
-    raw.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+    raw.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
   }
   const std::string message = expect_input_error([&] { Store store(m_path, false); });
   EXPECT_NE(message.find(m_path), std::string::npos) << message;
-  EXPECT_NE(message.find("schema version 3"), std::string::npos) << message;
+  EXPECT_NE(message.find("schema version 4"), std::string::npos) << message;
 }
 
 TEST_F(StoreTest, RunRoundTrip) {
@@ -705,6 +712,7 @@ TEST_F(StoreTest, SchemaOneIsUpgradedForTheJudge) {
   }
   {
     RawDb raw(m_path);
+    raw.exec(k_drop_schema_3);
     raw.exec("DROP TABLE judgements");
     raw.exec("ALTER TABLE task_results DROP COLUMN n_judge_failed");
     raw.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
@@ -754,7 +762,7 @@ TEST_F(StoreTest, SchemaOneIsUpgradedForTheJudge) {
   EXPECT_FALSE(judgements[1].rating);
 
   RawDb raw(m_path);
-  EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+  EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "3");
 }
 
 
@@ -845,6 +853,7 @@ TEST_F(StoreTest, ReaderOfAnOlderSchemaChangesNothing) {
   }
   {
     RawDb raw(m_path);
+    raw.exec(k_drop_schema_3);
     raw.exec("DROP TABLE judgements");
     raw.exec("ALTER TABLE task_results DROP COLUMN n_judge_failed");
     raw.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
@@ -892,6 +901,167 @@ TEST_F(StoreTest, CorruptStoredJsonIsAnInputError) {
   }
   Store store(m_path, StoreAccess::read_only);
   EXPECT_NE(expect_input_error([&] { store.find_run("r1"); }).find("is damaged: corrupt JSON in runs.config_json"),
+            std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage, latency and the cache's source runs (schema 3).
+
+Response answered(const std::string& text, double latency, std::optional<long long> in, std::optional<long long> out) {
+  Response r;
+  r.text = text;
+  r.latency_seconds = latency;
+  r.prompt_tokens = in;
+  r.completion_tokens = out;
+  return r;
+}
+
+TEST_F(StoreTest, UsageIsStoredPerResponseAndTotalledForTheRun) {
+  Store store(m_path, true);
+  store.create_run(make_run("r1", "usage"));
+  const json korean = {{"type", "generate"}, {"messages", {{{"role", "user"}, {"content", "한국의 수도는?"}}}}};  // 8 characters
+  store.put_response("r1", "t", "1", 0, korean, answered("서울", 0.5, 20, 2));
+  store.put_response("r1", "t", "2", 0, korean, answered("부산", 1.5, 20, 3));
+  store.put_response("r1", "t", "3", 0, json{{"prompt", "capital?"}}, answered("x", 2.5, std::nullopt, std::nullopt));
+  store.put_response("r1", "t", "4", 0, korean, Response::failed(FailureKind::timeout, "timed out"));
+
+  const auto loaded = store.load_responses("r1", "t");
+  ASSERT_EQ(loaded.size(), 4u);
+  EXPECT_DOUBLE_EQ(loaded[0].response.latency_seconds, 0.5);
+  EXPECT_EQ(loaded[0].response.prompt_tokens, 20);
+  EXPECT_EQ(loaded[1].response.completion_tokens, 3);
+  EXPECT_FALSE(loaded[2].response.prompt_tokens) << "no usage reported stays unknown, not 0";
+  RawDb raw(m_path);
+  EXPECT_EQ(raw.one("SELECT prompt_tokens FROM responses WHERE sample_id = '3'"), "<null>");
+  EXPECT_EQ(raw.one("SELECT latency_seconds FROM responses WHERE sample_id = '4'"), "<null>");
+  EXPECT_EQ(raw.one("SELECT prompt_characters FROM responses WHERE sample_id = '1'"), "8");
+
+  const RunUsage u = store.run_usage("r1");
+  EXPECT_EQ(u.responses, 4);
+  EXPECT_EQ(u.sent, 4);
+  EXPECT_EQ(u.failed, 1);
+  EXPECT_EQ(u.cached, 0);
+  EXPECT_EQ(u.prompt_tokens, 40);
+  EXPECT_EQ(u.completion_tokens, 5);
+  EXPECT_EQ(u.with_usage, 2);
+  EXPECT_EQ(u.latency_n, 3);
+  EXPECT_DOUBLE_EQ(*u.latency_p50, 1.5);
+  EXPECT_NEAR(*u.latency_p90, 2.3, 1e-12);
+  EXPECT_NEAR(*u.tokens_per_1000_korean_characters, 1000.0 * 40 / 16, 1e-9);
+  EXPECT_TRUE(u.requests_per_second);
+  EXPECT_EQ(store.run_usage("other").responses, 0);
+}
+
+TEST_F(StoreTest, CacheRemembersTheRunThatFirstStoredEachAnswer) {
+  Store store(m_path, true);
+  store.create_run(make_run("first", "first"));
+  store.create_run(make_run("second", "second"));
+  store.cache_put("k1", answered("서울", 0.4, 12, 2), "first");
+  store.cache_put("k1", answered("서울", 0.3, 12, 2), "second");  // the same answer again: still the first run's
+  auto hit = store.cache_get("k1");
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit->from_cache);
+  EXPECT_EQ(hit->cached_from_run, "first");
+  EXPECT_EQ(hit->prompt_tokens, 12);
+  EXPECT_EQ(hit->latency_seconds, 0) << "a cached answer took no time";
+  store.cache_put("k2", answered("부산", 0.4, 12, 2), "first");
+  store.cache_put("k2", answered("대구", 0.4, 12, 2), "second");  // sent again (--no-cache), another answer
+  EXPECT_EQ(store.cache_get("k2")->cached_from_run, "second");
+
+  // A run answered from the cache stores where each answer came from.
+  store.create_run(make_run("third", "third"));
+  store.put_response("third", "t", "1", 0, json::object(), *store.cache_get("k1"));
+  store.put_response("third", "t", "2", 0, json::object(), *store.cache_get("k2"));
+  store.put_response("third", "t", "3", 0, json::object(), answered("새 답", 0.2, 5, 1));
+  EXPECT_EQ(store.load_responses("third", "t")[0].response.cached_from_run, "first");
+  const RunUsage u = store.run_usage("third");
+  EXPECT_EQ(u.cached, 2);
+  EXPECT_EQ(u.sent, 1);
+  EXPECT_EQ(u.cached_from, (std::map<std::string, long long>{{"first", 1}, {"second", 1}}));
+  EXPECT_EQ(u.prompt_tokens, 5) << "cached answers cost nothing";
+}
+
+// A schema-2 file, written with schema 2's own statements, as keval 2's users have them.
+void write_schema_two(const std::string& path) {
+  RawDb raw(path);
+  raw.exec("PRAGMA application_id = " + std::to_string(0x6B45564C));
+  raw.exec(R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE runs(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, model TEXT, backend TEXT NOT NULL,
+  config_json TEXT NOT NULL, config_hash TEXT NOT NULL, keval_version TEXT NOT NULL, task_versions_json TEXT NOT NULL,
+  status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT, finished_at TEXT);
+CREATE TABLE responses(run_id TEXT NOT NULL REFERENCES runs(id), task TEXT NOT NULL, sample_id TEXT NOT NULL,
+  turn INTEGER NOT NULL, request_json TEXT NOT NULL, status TEXT NOT NULL, text TEXT, logprobs_json TEXT,
+  failure_kind TEXT, failure_message TEXT, http_status INTEGER, from_cache INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL, PRIMARY KEY(run_id, task, sample_id, turn));
+CREATE TABLE scores(run_id TEXT NOT NULL REFERENCES runs(id), task TEXT NOT NULL, sample_id TEXT NOT NULL,
+  status TEXT NOT NULL, extracted TEXT, score_json TEXT, PRIMARY KEY(run_id, task, sample_id));
+CREATE TABLE task_results(run_id TEXT NOT NULL REFERENCES runs(id), task TEXT NOT NULL, metric TEXT NOT NULL,
+  value REAL, stderr REAL, ci_low REAL, ci_high REAL, n INTEGER NOT NULL, n_failed INTEGER NOT NULL,
+  n_unparsed INTEGER NOT NULL, is_group INTEGER NOT NULL, aggregation TEXT, n_judge_failed INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(run_id, task, metric));
+CREATE TABLE cache(key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE judgements(run_id TEXT NOT NULL REFERENCES runs(id), task TEXT NOT NULL, sample_id TEXT NOT NULL,
+  turn INTEGER NOT NULL, attempt INTEGER NOT NULL, request_json TEXT NOT NULL, status TEXT NOT NULL, text TEXT,
+  rating REAL, failure_kind TEXT, failure_message TEXT, from_cache INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+  PRIMARY KEY(run_id, task, sample_id, turn, attempt));
+INSERT INTO meta(key, value) VALUES ('schema_version', '2');
+INSERT INTO runs VALUES ('r2', 'old run', 'm', 'openai-chat', '{"tasks": []}', 'h', '0.1.0', '{}', 'complete',
+  '2026-01-01T00:00:00.000Z', NULL, NULL);
+INSERT INTO responses(run_id, task, sample_id, turn, request_json, status, text, from_cache, created_at)
+  VALUES ('r2', 't', '1', 0, '{"messages": [{"role": "user", "content": "질문"}]}', 'ok', '답', 0, '2026-01-01T00:00:01.000Z'),
+         ('r2', 't', '2', 0, '{}', 'ok', '답', 1, '2026-01-01T00:00:02.000Z');
+INSERT INTO cache VALUES ('k', '{"text": "답"}', '2026-01-01T00:00:01.000Z');
+INSERT INTO judgements VALUES ('r2', 't', '1', 0, 0, '{}', 'ok', '점수: [[8]]', 8, NULL, NULL, 0, '2026-01-01T00:00:03.000Z');
+)sql");
+}
+
+TEST_F(StoreTest, SchemaTwoIsReadAsItIsAndUpgradedByWriters) {
+  write_schema_two(m_path);
+  const std::string before = slurp(m_path);
+  {
+    Store reader(m_path, StoreAccess::read_only);
+    const auto rows = reader.load_responses("r2", "t");
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].response.text, "답");
+    EXPECT_FALSE(rows[0].response.prompt_tokens);
+    const RunUsage u = reader.run_usage("r2");
+    EXPECT_EQ(u.responses, 2);
+    EXPECT_EQ(u.cached, 1);
+    EXPECT_EQ(u.cached_from.at(""), 1) << "a cached answer of an older file comes from an unknown run";
+    EXPECT_FALSE(u.prompt_tokens);
+    EXPECT_FALSE(u.latency_p50);
+    EXPECT_EQ(u.judge_sent, 1);
+    const auto verdicts = reader.load_judgements("r2", "t");
+    ASSERT_EQ(verdicts.size(), 1u);
+    EXPECT_EQ(verdicts[0].rating, 8.0);
+    EXPECT_FALSE(verdicts[0].response.prompt_tokens);
+  }
+  EXPECT_TRUE(slurp(m_path) == before) << "a reader changed the file";
+
+  Store store(m_path, false);
+  RawDb raw(m_path);
+  EXPECT_EQ(raw.one("SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+  EXPECT_EQ(store.cache_get("k")->cached_from_run, "");
+  EXPECT_EQ(store.run_usage("r2").responses, 2);
+  store.put_response("r2", "t", "3", 0, json::object(), answered("새 답", 0.7, 9, 1));
+  EXPECT_EQ(store.run_usage("r2").prompt_tokens, 9);
+  store.cache_put("k", answered("새 답", 0.7, 9, 1), "r2");
+  EXPECT_EQ(store.cache_get("k")->cached_from_run, "r2");
+  // The judge's verdicts keep their usage too.
+  StoredJudgement verdict;
+  verdict.task = "t";
+  verdict.sample_id = "3";
+  verdict.status = "ok";
+  verdict.response = answered("점수: [[9]]", 1.2, 300, 40);
+  verdict.rating = 9;
+  store.put_judgement("r2", verdict, json::object());
+  EXPECT_EQ(store.load_judgements("r2", "t").back().response.completion_tokens, 40);
+  const RunUsage judged = store.run_usage("r2");
+  EXPECT_EQ(judged.judge_sent, 2);
+  EXPECT_EQ(judged.judge_prompt_tokens, 300);
+  EXPECT_EQ(judged.prompt_tokens, 9) << "the judge's tokens are not the model's";
+  EXPECT_NE(format_usage(judged, Prices{}).find("judge: 2 requests sent, 0 from the cache; tokens in 300 out 40"),
             std::string::npos);
 }
 

@@ -1,5 +1,6 @@
 #include "backends/openai_format.h"
 
+#include <climits>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -64,10 +65,8 @@ std::optional<nlohmann::json> reply_object(std::string_view body, Response& fail
 }
 
 // choices[0] of a generation reply; nullopt, with `failure` set, when there is none.
-std::optional<nlohmann::json> first_choice(std::string_view body, Response& failure) {
-  auto j = reply_object(body, failure);
-  if (!j) return std::nullopt;
-  const auto& choices = field(*j, "choices");
+std::optional<nlohmann::json> first_choice(const nlohmann::json& reply, std::string_view body, Response& failure) {
+  const auto& choices = field(reply, "choices");
   if (choices.is_array() && !choices.empty() && choices[0].is_object()) return choices[0];
   failure = malformed("the reply has no choices[0]", body);
   return std::nullopt;
@@ -80,6 +79,18 @@ size_t code_points(std::string_view s) {
 }
 
 } // namespace
+
+void read_usage(const nlohmann::json& reply, Response& out) {
+  const auto& usage = field(reply, "usage");
+  auto count = [&](const char* key) -> std::optional<long long> {
+    const auto& v = field(usage, key);
+    if (v.is_number_unsigned() && v.get<unsigned long long>() <= static_cast<unsigned long long>(LLONG_MAX))
+      return static_cast<long long>(v.get<unsigned long long>());
+    return std::nullopt;  // absent, null, negative or not a whole number: not reported
+  };
+  out.prompt_tokens = count("prompt_tokens");
+  out.completion_tokens = count("completion_tokens");
+}
 
 nlohmann::json chat_payload(const Request& r, const PayloadOptions& o) {
   nlohmann::json j;
@@ -106,7 +117,9 @@ nlohmann::json loglikelihood_payload(const Request& r, const PayloadOptions& o) 
 
 Response parse_chat_response(std::string_view body) {
   Response failure;
-  const auto choice = first_choice(body, failure);
+  const auto reply = reply_object(body, failure);
+  if (!reply) return failure;
+  const auto choice = first_choice(*reply, body, failure);
   if (!choice) return failure;
   const auto& message = field(*choice, "message");
   if (!message.is_object()) return malformed("choices[0] has no message", body);
@@ -114,17 +127,21 @@ Response parse_chat_response(std::string_view body) {
   const auto& content = field(message, "content");
   if (content.is_string()) out.text = content.get<std::string>();
   else if (!content.is_null()) return malformed("choices[0].message.content is not a string", body);
+  read_usage(*reply, out);
   return out;
 }
 
 Response parse_completions_response(std::string_view body) {
   Response failure;
-  const auto choice = first_choice(body, failure);
+  const auto reply = reply_object(body, failure);
+  if (!reply) return failure;
+  const auto choice = first_choice(*reply, body, failure);
   if (!choice) return failure;
   const auto& text = field(*choice, "text");
   if (!text.is_string()) return malformed("choices[0].text is not a string", body);
   Response out;
   out.text = text.get<std::string>();
+  read_usage(*reply, out);
   return out;
 }
 
@@ -210,6 +227,7 @@ Response parse_loglikelihood_response(std::string_view body, const Request& r) {
     if (!value) return malformed(fmt::format("choice {}: {}", index, error), body);
     out.logprobs[index] = *value;
   }
+  read_usage(*j, out);
   return out;
 }
 

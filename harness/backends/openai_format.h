@@ -31,6 +31,12 @@ Response parse_chat_response(std::string_view body);
 Response parse_completions_response(std::string_view body);
 Response parse_loglikelihood_response(std::string_view body, const Request& r);
 
+// The token counts a reply's `usage` object reports ({"prompt_tokens", "completion_tokens"}, as
+// vLLM, SGLang, llama.cpp's server and hosted APIs send in chat and completions replies, and in
+// a stream's last chunk) into `out`; a count absent or not a non-negative integer stays unset.
+// A log-likelihood request's prompt_tokens cover every prompt of the batch.
+void read_usage(const nlohmann::json& reply, Response& out);
+
 // log P(continuation | context) from one echoed choice's `logprobs` object
 // ({tokens, token_logprobs, text_offset}): the sum of token_logprobs of the tokens whose
 // text_offset lies in the continuation (at or past the end of the context, before the end of

@@ -43,17 +43,31 @@ Action add_results_command(CLI::App& app, const GlobalOptions&) {
   auto run = std::make_shared<std::string>();
   auto positional = std::make_shared<std::vector<std::string>>();
   auto json = std::make_shared<bool>(false);
+  auto prices = std::make_shared<Prices>();
   app.add_option("RUN", *positional, "Run id, name or latest (default: the latest)");
   app.add_option("--db", *db, "SQLite database")->capture_default_str();
   app.add_option("--run", *run, "Run id, name or latest (instead of the positional)");
   app.add_flag("--json", *json, "Print JSON");
-  return [db, run, positional, json]() {
+  app.add_option("--price-in", prices->input, "USD per million prompt tokens (default: the price the run recorded)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--price-out", prices->output, "USD per million completion tokens (default: the price the run recorded)")
+      ->check(CLI::NonNegativeNumber);
+  return [db, run, positional, json, prices]() {
     assign_runs(*positional, {{"--run (RUN)", run.get(), false}}, "give `keval results RUN` or `keval results --run RUN`");
     Store store = open_existing(*db);
     const RunRecord record = find_run_or_fail(store, run->empty() ? "latest" : *run, "--run");
     auto results = store.load_task_results(record.id);
-    if (*json) fmt::print("{}\n", results_json(record, results).dump(2));
-    else fmt::print("{}", format_results_table(record, results));
+    explain_undefined_values(store, record, results);
+    // Prices given here replace the recorded ones (both of them: a price left out is free).
+    const Prices priced = prices->any() ? *prices : recorded_prices(record.config);
+    const RunUsage usage = store.run_usage(record.id);
+    if (*json) {
+      nlohmann::json out = results_json(record, results);
+      out["usage"] = usage_json(usage, priced);
+      fmt::print("{}\n", out.dump(2));
+    } else {
+      fmt::print("{}{}", format_results_table(record, results), format_usage(usage, priced));
+    }
     return 0;
   };
 }

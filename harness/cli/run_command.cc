@@ -37,6 +37,7 @@ std::string format_plan(const RunPlan& plan) {
                      total["characters"].get<size_t>());
   out += "requests: one a sample (a turn for dialogue); a judge request is asked again when its verdict is unreadable; "
          "characters: prompts as sent (a dialogue's later turns also carry the model's own answers)\n";
+  if (j.contains("estimated_cost")) out += format_estimated_cost(j.at("estimated_cost"));
   return out;
 }
 
@@ -62,6 +63,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
     std::string max_failures;
     bool keep_think = false;
     bool no_cache = false;
+    std::optional<double> price_in, price_out;  // USD per million tokens
   };
   auto o = std::make_shared<Options>();
   app.add_option("--tasks,--task", o->tasks, "Comma-separated task, group and suite names (`keval tasks` lists them)");
@@ -82,6 +84,10 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
   app.add_flag("--keep-think", o->keep_think, "Score <think>…</think> blocks too (by default they are removed before scoring)");
   app.add_flag("--no-cache", o->no_cache, "Send every request, even one whose response the database has cached");
   const std::vector<CLI::Option*> judge_options = add_backend_flags(app, o->judge, BackendRole::judge);
+  app.add_option("--price-in", o->price_in, "USD per million prompt tokens: recorded with the run, gives its cost")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--price-out", o->price_out, "USD per million completion tokens: recorded with the run, gives its cost")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", o->json, "Print the results as JSON");
   app.add_flag("--no-progress", o->no_progress, "Never draw the progress bar");
   app.add_flag("--dry-run", o->dry_run, "Print the run's plan (tasks, requests, judge requests, characters) and send nothing");
@@ -108,6 +114,8 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
           b.temperature || o->keep_think || o->limit || !b.responses_file.empty())
         throw InputError("--resume continues a stored run with its own settings; drop --model, --base-url, --cmd, "
                          "--responses, --limit, --max-tokens, --temperature and --keep-think");
+      if (o->price_in || o->price_out)
+        throw InputError("--resume keeps the stored run's prices; give --price-in and --price-out to `keval results`");
       if (fewshot_seed_option->count() > 0)
         throw InputError("--resume rebuilds the stored run's prompts with its own few-shot seed; drop --fewshot-seed");
       std::vector<std::string> judge_given = given(judge_options);
@@ -127,6 +135,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       options.max_failures = o->max_failures;
       options.keep_think = o->keep_think;
       options.use_cache = !o->no_cache;
+      options.prices = Prices{o->price_in, o->price_out};
       if (o->limit) options.limit = static_cast<size_t>(*o->limit);
       options.num_fewshot = o->num_fewshot;
       options.fewshot_seed = o->fewshot_seed;
@@ -172,6 +181,7 @@ Action add_run_command(CLI::App& app, const GlobalOptions& global) {
       summary = Runner(registry, *store).start(options);
     }
     const RunOutcome outcome = assess_run(*store, summary);
+    explain_undefined_values(*store, summary.run, summary.results);
     if (o->json) {
       fmt::print("{}\n", results_json(summary.run, summary.results).dump(2));
       for (const auto& line : outcome.notes) fmt::print(stderr, "{}\n", line);

@@ -10,6 +10,9 @@
 // before a word, n - 1 spaces are one token and the last starts the word's token. Either way
 // a context's trailing space and the continuation's leading one share or split tokens, so
 // where a client puts the context/continuation boundary changes the continuation's log-prob.
+// Every answer (chat and completions, not streamed) carries `usage` (prompt_tokens,
+// completion_tokens, total_tokens) as vLLM and llama.cpp's server send it, counted with that same
+// tokenizer (chat: the messages' contents, no template; completions: every prompt of the request).
 // Faults (shares of requests, decided by a hash of (seed, body, attempt number) so a retried
 // request can succeed; attempts past --fault-attempts never fault): --p500, --p429 (with
 // --retry-after SECONDS), --pdrop (connection closed mid-reply), --pmalformed (200 with broken
@@ -324,6 +327,17 @@ bool refuse_long_prompt(const Options& o, size_t prompt_tokens, long long max_to
                     "application/json");
   }
   return true;
+}
+
+// `usage` as vLLM and llama.cpp's server send it, counted with this server's tokenizer (the cut
+// echo_logprobs makes): prompt tokens over every message's content (no chat template) or every
+// prompt of the request, completion tokens of the answer(s).
+long long token_count(const std::string& text, bool spaces_apart) {
+  return static_cast<long long>(echo_logprobs(text, "", spaces_apart)["tokens"].size());
+}
+nlohmann::json usage_of(long long prompt_tokens, long long completion_tokens) {
+  return {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
+          {"total_tokens", prompt_tokens + completion_tokens}};
 }
 
 std::string prompt_key(const nlohmann::json& body) {
@@ -689,6 +703,11 @@ int main(int argc, char** argv) {
       } else {
         reply["object"] = "chat.completion";
         reply["choices"] = {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", answer}}}, {"finish_reason", "stop"}}};
+        long long prompt_tokens = 0;
+        for (const auto& m : body.value("messages", nlohmann::json::array()))
+          if (m.is_object() && m.contains("content") && m["content"].is_string())
+            prompt_tokens += token_count(m["content"].get<std::string>(), o.spaces_apart);
+        reply["usage"] = usage_of(prompt_tokens, token_count(answer, o.spaces_apart));
         res.set_content(reply.dump(), "application/json");
       }
     } else {
@@ -702,8 +721,10 @@ int main(int argc, char** argv) {
       // llama.cpp's server accepts echo and ignores it; TGI's /v1/completions has no echo.
       bool echo = body.value("echo", false) && o.flavor != "llama.cpp" && o.flavor != "tgi";
       const bool llama_logprobs = o.flavor == "llama.cpp" && body.contains("logprobs") && !body["logprobs"].is_null();
+      long long prompt_tokens = 0, completion_tokens = 0;
       // Choices come back in reverse order: clients must match them by index.
       for (size_t k = prompts.size(); k-- > 0;) {
+        prompt_tokens += token_count(prompts[k], o.spaces_apart);
         nlohmann::json c = {{"index", k}, {"finish_reason", "length"}};
         if (echo) {
           c["text"] = prompts[k];
@@ -713,6 +734,7 @@ int main(int argc, char** argv) {
           text += pick_label(prompts[k], o.marker);
           if (const std::string* scripted = scripted_reply(o, body)) text = *scripted;
           c["text"] = text;
+          completion_tokens += token_count(text, o.spaces_apart);
           c["logprobs"] = nullptr;
           if (llama_logprobs)
             c["logprobs"] = {{"content", {{{"id", 362}, {"token", text}, {"logprob", -0.25}, {"bytes", nlohmann::json::array()},
@@ -721,6 +743,7 @@ int main(int argc, char** argv) {
         choices.push_back(c);
       }
       reply["choices"] = choices;
+      reply["usage"] = usage_of(prompt_tokens, completion_tokens);
       res.set_content(reply.dump(), "application/json");
     }
     std::lock_guard lock(stats.mutex);

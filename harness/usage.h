@@ -16,6 +16,7 @@ struct Prices {
   std::optional<double> input;   // per million prompt tokens
   std::optional<double> output;  // per million completion tokens
   bool any() const { return input || output; }
+  bool operator==(const Prices&) const = default;
 };
 
 // How much prompt text a request carries: Unicode characters (not bytes) of every prompt string

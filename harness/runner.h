@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregate.h"
 #include "backend.h"
 #include "registry.h"
 #include "shard.h"
@@ -92,9 +93,6 @@ private:
 // and sends nothing.
 // `probe_servers` false (a dry run) asks no server: modes then assume what the backend kind offers.
 RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool probe_servers = true);
-
-// Task and group results of a run, computed from its stored scores and its configuration.
-std::vector<TaskResult> compute_results(Store& store, const RunRecord& run);
 
 // The part of a configuration that decides results (not its name, execution settings or shard),
 // hashed: the run key.

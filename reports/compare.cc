@@ -37,8 +37,8 @@ std::string p_number(const std::optional<double>& p) {
 nlohmann::json optional_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 
 bool is_right_wrong(const std::string& metric) {
-  const MetricInfo* info = find_metric(metric);
-  return info && info->proportion;
+  const MetricDefinition* info = find_metric(metric);
+  return info && info->estimator == Estimator::proportion;
 }
 
 // The statistics of one (task, metric) comparison, before they become a row.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "estimators.h"
+#include "judge.h"
 #include "metrics.h"
 
 namespace keval {
@@ -55,8 +56,11 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
   std::map<std::string, std::map<std::string, TaskResult>> by_task;  // task -> metric -> result
   for (const auto& task : run.config.at("tasks")) {
     std::string name = task.at("name");
-    std::vector<SampleScore> scored;
+    // `scored`: every sample a judge metric counts; `answered`: also those whose judge failed
+    // but whose scorer's values were kept (judge_failure_score), which the scorer's metrics count.
+    std::vector<SampleScore> scored, answered;
     long long failed = 0, unparsed = 0, judge_failed = 0;
+    long long unanswered_judge_failed = 0;  // judge failures stored without the scorer's values (older runs)
     // One stored score at a time: a large task's parsed score JSON is never all in memory.
     store.for_each_score(run.id, name, [&](StoredScore&& s) {
       if (s.status == "failed") {
@@ -65,22 +69,34 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
       }
       if (s.status == "judge_failed") {
         ++judge_failed;
+        if (s.score.contains("values")) answered.push_back(SampleScore::from_json(s.score));
+        else ++unanswered_judge_failed;
         return;
       }
       if (s.status == "unparsed") ++unparsed;
       // Scored, but a turn has no rating (left out, or 0 where the protocol counts it so).
       if (s.score.contains("meta") && s.score["meta"].contains("judge_failed_turns")) ++judge_failed;
       scored.push_back(SampleScore::from_json(s.score));
+      answered.push_back(scored.back());
     });
-    auto add = [&](const std::string& metric, const std::string& shown, const std::vector<SampleScore>& samples) {
+    // A judge metric leaves out the samples the judge failed on; the scorer's metrics only those
+    // whose scorer values were not kept.
+    auto add = [&](const std::string& metric, const std::string& shown, const std::vector<SampleScore>& samples,
+                   long long left_out_by_judge) {
       TaskResult r = to_task_result(name, shown, aggregate_metric(metric, samples));
       r.n_failed = failed;
       r.n_unparsed = unparsed;
-      r.n_judge_failed = judge_failed;
+      r.n_judge_failed = left_out_by_judge;
       by_task[name][shown] = r;
       results.push_back(r);
     };
-    for (const auto& metric : task.at("metrics")) add(metric, metric, scored);
+    const bool loglikelihood = task.value("mode", "loglik") == "loglik";
+    for (const std::string metric : task.at("metrics")) {
+      const MetricDefinition* definition = find_metric(metric);
+      if (definition && definition->loglikelihood_only && !loglikelihood) continue;
+      if (is_judge_metric(metric)) add(metric, metric, scored, judge_failed);
+      else add(metric, metric, answered, unanswered_judge_failed);
+    }
     // Judge metrics per category ("judge_score/math"), categories in the order they first appear.
     std::vector<std::string> categories;
     std::map<std::string, std::vector<SampleScore>> by_category;
@@ -92,7 +108,7 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
           if (!by_category.count(c)) categories.push_back(c);
           by_category[c].push_back(s);
         }
-      for (const auto& c : categories) add(metric, fmt::format("{}/{}", metric.get<std::string>(), c), by_category[c]);
+      for (const auto& c : categories) add(metric, fmt::format("{}/{}", metric.get<std::string>(), c), by_category[c], judge_failed);
     }
   }
   // Groups, innermost first: a group's members are tasks or groups already computed.

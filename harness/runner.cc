@@ -195,9 +195,9 @@ void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, 
   if (!score.values.count("judge_score")) {
     out.status = "judge_failed";
     out.extracted.clear();
-    out.score = {{"failure", "judge"},
-                 {"message", messages.empty() ? "not judged" : messages[0].get<std::string>()},
-                 {"turn", failed_turns.empty() ? 0 : failed_turns[0].get<size_t>()}};
+    // The scorer's values stay (hangul_share counts every answered sample).
+    out.score = judge_failure_score(out.score, messages.empty() ? "not judged" : messages[0].get<std::string>(),
+                                    failed_turns.empty() ? 0 : failed_turns[0].get<size_t>());
     return;
   }
   if (!failed_turns.empty()) {

@@ -278,8 +278,11 @@ Comparison compare_runs(Store& store, const RunRecord& base, const RunRecord& ca
   auto cand_scores = by_task(cand);
 
   std::map<std::string, std::vector<std::string>> cand_metrics;
-  for (const auto& t : cand.config.value("tasks", nlohmann::json::array()))
+  std::map<std::string, std::string> cand_modes;
+  for (const auto& t : cand.config.value("tasks", nlohmann::json::array())) {
     cand_metrics[t.value("name", "")] = t.value("metrics", std::vector<std::string>{});
+    cand_modes[t.value("name", "")] = t.value("mode", "loglik");
+  }
   std::set<std::string> base_names;
   std::map<std::string, std::map<std::string, PairedStat>> stats_of;  // task -> metric -> stat
   for (const auto& t : base.config.value("tasks", nlohmann::json::array())) {
@@ -305,6 +308,11 @@ Comparison compare_runs(Store& store, const RunRecord& base, const RunRecord& ca
     pairs.insert(pairs.end(), std::make_move_iterator(cand_side.begin()), std::make_move_iterator(cand_side.end()));
     for (const auto& metric : t.value("metrics", std::vector<std::string>{})) {
       if (std::find(cm->second.begin(), cm->second.end(), metric) == cm->second.end()) continue;
+      // acc_norm of a task answered by generation repeats acc: compared only between loglik runs.
+      const MetricDefinition* definition = find_metric(metric);
+      if (definition && definition->loglikelihood_only &&
+          (t.value("mode", "loglik") != "loglik" || cand_modes[name] != "loglik"))
+        continue;
       ComparisonRow row;
       row.task = name;
       row.metric = metric;

@@ -56,6 +56,21 @@ std::vector<std::string> judge_metrics(const std::string& protocol) {
   return names;
 }
 
+bool is_judge_metric(const std::string& metric) {
+  for (const auto* d : judge_protocol_definitions())
+    for (const MetricDefinition* m : d->metrics)
+      if (m->name == metric) return true;
+  return false;
+}
+
+nlohmann::json judge_failure_score(const nlohmann::json& scorer_score, const std::string& message, size_t turn) {
+  nlohmann::json out = scorer_score.is_object() ? scorer_score : nlohmann::json::object();
+  out["failure"] = "judge";
+  out["message"] = message;
+  out["turn"] = turn;
+  return out;
+}
+
 std::unique_ptr<JudgeProtocol> make_judge_protocol(const JudgeSpec& spec, JudgeData data) {
   for (const auto* d : judge_protocol_definitions())
     if (d->name == spec.protocol) return d->make(spec, std::move(data));

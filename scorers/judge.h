@@ -68,6 +68,14 @@ const std::vector<const JudgeProtocolDefinition*>& judge_protocol_definitions();
 
 std::unique_ptr<JudgeProtocol> make_judge_protocol(const JudgeSpec& spec, JudgeData data);
 std::vector<std::string> judge_protocol_names();
+// Whether `metric` is one a judge protocol produces (judge_score, …), not a scorer.
+bool is_judge_metric(const std::string& metric);
+
+// The stored score of a sample the judge could not score: the scorer's own score (`scorer_score`,
+// SampleScore JSON) marked {"failure": "judge", "message", "turn"}. The sample is not scored
+// (status judge_failed) and no judge metric counts it, but the scorer's values (hangul_share)
+// still count: the model's answers are there.
+nlohmann::json judge_failure_score(const nlohmann::json& scorer_score, const std::string& message, size_t turn);
 // The metrics a protocol's score() produces (a task lists them beside its scorer's).
 std::vector<std::string> judge_metrics(const std::string& protocol);
 extern const std::vector<std::string> k_judge_penalties;

@@ -54,6 +54,9 @@ struct MetricDefinition {
   std::string description;
   Estimator estimator = Estimator::mean;
   bool higher_is_better = true;
+  // Defined only when choices were scored by log-likelihood (acc_norm): not reported for a task
+  // run in generation mode, where it would repeat another metric.
+  bool loglikelihood_only = false;
   // `resampled` only: builds the statistic over a task's samples (those of one run, or of two
   // runs side by side for a paired comparison).
   StatisticFactory corpus_statistic;

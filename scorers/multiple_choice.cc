@@ -198,8 +198,12 @@ const MetricDefinition& accuracy_metric() {
 }
 
 const MetricDefinition& normalised_accuracy_metric() {
-  static const MetricDefinition metric{"acc_norm", "accuracy, log-likelihoods divided by the choice's length in characters",
-                                       Estimator::proportion};
+  static const MetricDefinition metric = [] {
+    MetricDefinition m{"acc_norm", "accuracy, log-likelihoods divided by the choice's length in characters",
+                       Estimator::proportion};
+    m.loglikelihood_only = true;  // a generated answer has no log-likelihood to normalise
+    return m;
+  }();
   return metric;
 }
 

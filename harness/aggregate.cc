@@ -9,6 +9,7 @@
 #include "estimators.h"
 #include "judge.h"
 #include "metrics.h"
+#include "status.h"
 
 namespace keval {
 
@@ -63,17 +64,18 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
     long long unanswered_judge_failed = 0;  // judge failures stored without the scorer's values (older runs)
     // One stored score at a time: a large task's parsed score JSON is never all in memory.
     store.for_each_score(run.id, name, [&](StoredScore&& s) {
-      if (s.status == "failed") {
+      const std::optional<SampleStatus> status = parse_sample_status(s.status);
+      if (status == SampleStatus::failed) {
         ++failed;
         return;
       }
-      if (s.status == "judge_failed") {
+      if (status == SampleStatus::judge_failed) {
         ++judge_failed;
         if (s.score.contains("values")) answered.push_back(SampleScore::from_json(s.score));
         else ++unanswered_judge_failed;
         return;
       }
-      if (s.status == "unparsed") ++unparsed;
+      if (status == SampleStatus::unparsed) ++unparsed;
       // Scored, but a turn has no rating (left out, or 0 where the protocol counts it so).
       if (s.score.contains("meta") && s.score["meta"].contains("judge_failed_turns")) ++judge_failed;
       scored.push_back(SampleScore::from_json(s.score));

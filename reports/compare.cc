@@ -13,6 +13,7 @@
 
 #include "metrics.h"
 #include "results_table.h"
+#include "status.h"
 #include "util/text.h"
 
 namespace keval {
@@ -271,7 +272,7 @@ Comparison compare_runs(Store& store, const RunRecord& base, const RunRecord& ca
   auto by_task = [&](const RunRecord& run) {
     std::unordered_map<std::string, std::vector<StoredScore>> out;
     for (auto& s : store.load_all_scores(run.id))
-      if (s.status != "failed") out[s.task].push_back(std::move(s));
+      if (parse_sample_status(s.status) != SampleStatus::failed) out[s.task].push_back(std::move(s));
     return out;
   };
   auto base_scores = by_task(base);

@@ -2,7 +2,7 @@
 // offline (random, replay, exec, openai-chat and openai-completions against the mock server) and
 // the judge (replay and HTTP), whose `keval results --json` must stay byte-identical to the
 // files in tests/golden/expected/ once the values that differ from one run to the next (run id,
-// start and finish times, config hash) are blanked. A change of any score, count or interval
+// config hash, times, durations, paths) are blanked. A change of any score, count or interval
 // shows here.
 //
 // Regenerate after a deliberate change of results (and say in the commit which lines changed
@@ -32,8 +32,28 @@ using testing::write_file;
 
 const std::string k_golden_dir = KEVAL_SOURCE_DIR "/tests/golden";
 
-// Fields of `results --json`'s run object that differ between two runs of one command.
-const std::vector<std::string> k_volatile_run_fields = {"id", "created_at", "finished_at", "config_hash"};
+// What differs between two runs of one command: the run's id and config hash (the run key may
+// change by design), and anywhere in the document a time, a duration or a path (a key named
+// *_at, or holding latency, seconds, duration, per_second, elapsed or path, or db).
+const std::vector<std::string> k_volatile_run_fields = {"id", "config_hash"};
+
+bool is_volatile_key(const std::string& key) {
+  if (key.size() > 3 && key.compare(key.size() - 3, 3, "_at") == 0) return true;
+  if (key == "db") return true;
+  for (const char* part : {"latency", "seconds", "duration", "per_second", "elapsed", "path"})
+    if (key.find(part) != std::string::npos) return true;
+  return false;
+}
+
+void blank_volatile(nlohmann::json& j) {
+  if (j.is_array())
+    for (auto& item : j) blank_volatile(item);
+  if (!j.is_object()) return;
+  for (auto& [key, value] : j.items()) {
+    if (is_volatile_key(key) && !value.is_null()) value = "<blanked>";
+    else blank_volatile(value);
+  }
+}
 
 bool updating() {
   const char* v = std::getenv("KEVAL_UPDATE_GOLDEN");
@@ -47,6 +67,7 @@ std::string normalised_results(const std::string& db, const std::string& run, co
   if (j.is_discarded()) return "unparsable results: " + r.out;
   for (const auto& field : k_volatile_run_fields)
     if (j["run"].contains(field)) j["run"][field] = "<blanked>";
+  blank_volatile(j);
   return j.dump(2) + "\n";
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "runner.h"
+#include "status.h"
 #include "util/error.h"
 #include "util/sha256.h"
 
@@ -138,7 +139,7 @@ MergeReport merge_shards(Store& out, const std::vector<std::string>& shard_paths
     run.config.erase("shard");
     run.config["name"] = run.name;
     run.config["merged"] = {{"count", first.count}, {"shards", nlohmann::json::object()}};
-    run.status = "running";
+    run.status = to_string(RunStatus::running);
     run.created_at = first.run.created_at;
     for (const auto& s : shards) run.created_at = std::min(run.created_at, s.run.created_at);
     out.create_run(run);
@@ -172,7 +173,8 @@ MergeReport merge_shards(Store& out, const std::vector<std::string>& shard_paths
     if (auto it = counts.find(name); it != counts.end()) {
       for (const auto& [status, n] : it->second) {
         have += n;
-        if (status == "failed" || status == "judge_failed") all_scored = false;
+        const auto parsed = parse_sample_status(status);
+        if (parsed == SampleStatus::failed || parsed == SampleStatus::judge_failed) all_scored = false;
       }
     }
     const long long expected = t.value("n_samples", 0LL);
@@ -190,7 +192,7 @@ MergeReport merge_shards(Store& out, const std::vector<std::string>& shard_paths
     out.rollback();
     throw;
   }
-  out.set_run_status(merged->id, all_scored ? "complete" : "incomplete");
+  out.set_run_status(merged->id, all_scored ? RunStatus::complete : RunStatus::incomplete);
   report.run = *out.find_run(merged->id);
   return report;
 }

@@ -196,9 +196,9 @@ void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, 
   if (!score.values.count("judge_score")) {
     out.status = "judge_failed";
     out.extracted.clear();
-    out.score = {{"failure", "judge"},
-                 {"message", messages.empty() ? "not judged" : messages[0].get<std::string>()},
-                 {"turn", failed_turns.empty() ? 0 : failed_turns[0].get<size_t>()}};
+    // The scorer's values stay (hangul_share counts every answered sample).
+    out.score = judge_failure_score(out.score, messages.empty() ? "not judged" : messages[0].get<std::string>(),
+                                    failed_turns.empty() ? 0 : failed_turns[0].get<size_t>());
     return;
   }
   if (!failed_turns.empty()) {
@@ -207,18 +207,6 @@ void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, 
   }
   out.score = score.to_json();
   out.extracted = "judge " + text::join(shown, ", ");
-}
-
-TaskResult to_task_result(const std::string& task, const std::string& metric, const MetricEstimate& e) {
-  TaskResult r;
-  r.task = task;
-  r.metric = metric;
-  r.value = e.value;
-  r.stderr_value = e.stderr_value;
-  r.ci_low = e.ci_low;
-  r.ci_high = e.ci_high;
-  r.n = e.n;
-  return r;
 }
 
 // The number of model requests of a task in this run: the shard's when the run is a shard.
@@ -338,106 +326,6 @@ long long MissingAnswers::total() const {
   long long n = 0;
   for (const auto& [task, count] : per_task) n += count;
   return n;
-}
-
-std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
-  std::vector<TaskResult> results;
-  std::map<std::string, std::map<std::string, TaskResult>> by_task;  // task -> metric -> result
-  std::map<std::string, long long> samples_of;
-  for (const auto& task : run.config.at("tasks")) {
-    std::string name = task.at("name");
-    std::vector<SampleScore> scored;
-    long long failed = 0, unparsed = 0, judge_failed = 0;
-    // One stored score at a time: a large task's parsed score JSON is never all in memory.
-    store.for_each_score(run.id, name, [&](StoredScore&& s) {
-      if (s.status == "failed") {
-        ++failed;
-        return;
-      }
-      if (s.status == "judge_failed") {
-        ++judge_failed;
-        return;
-      }
-      if (s.status == "unparsed") ++unparsed;
-      // Scored, but a turn has no rating (left out, or 0 where the protocol counts it so).
-      if (s.score.contains("meta") && s.score["meta"].contains("judge_failed_turns")) ++judge_failed;
-      scored.push_back(SampleScore::from_json(s.score));
-    });
-    samples_of[name] = task.value("n_samples", 0);
-    auto add = [&](const std::string& metric, const std::string& shown, const std::vector<SampleScore>& samples) {
-      TaskResult r = to_task_result(name, shown, aggregate_metric(metric, samples));
-      r.n_failed = failed;
-      r.n_unparsed = unparsed;
-      r.n_judge_failed = judge_failed;
-      by_task[name][shown] = r;
-      results.push_back(r);
-    };
-    for (const auto& metric : task.at("metrics")) add(metric, metric, scored);
-    // Judge metrics per category ("judge_score/math"), categories in the order they first appear.
-    std::vector<std::string> categories;
-    std::map<std::string, std::vector<SampleScore>> by_category;
-    for (const auto& metric : task.value("breakdown_metrics", nlohmann::json::array())) {
-      if (categories.empty())
-        for (const auto& s : scored) {
-          const std::string c = s.meta.value("category", "");
-          if (c.empty()) continue;
-          if (!by_category.count(c)) categories.push_back(c);
-          by_category[c].push_back(s);
-        }
-      for (const auto& c : categories) add(metric, fmt::format("{}/{}", metric.get<std::string>(), c), by_category[c]);
-    }
-  }
-  // Groups, innermost first: a group's members are tasks or groups already computed.
-  std::set<std::string> done;
-  const nlohmann::json groups = run.config.value("groups", nlohmann::json::array());
-  for (size_t pass = 0; pass < groups.size() + 1 && done.size() < groups.size(); ++pass) {
-    for (const auto& g : groups) {
-      std::string name = g.at("name");
-      if (done.count(name)) continue;
-      bool ready = true;
-      for (const auto& m : g.at("members")) ready = ready && by_task.count(m.get<std::string>());
-      if (!ready) continue;
-      done.insert(name);
-      std::string aggregate = g.value("aggregate", "macro");
-      // Metrics every member reports.
-      std::map<std::string, int> counts;
-      for (const auto& m : g.at("members"))
-        for (const auto& [metric, r] : by_task[m.get<std::string>()]) counts[metric]++;
-      for (const auto& [metric, count] : counts) {
-        if (count != static_cast<int>(g.at("members").size())) continue;
-        TaskResult r;
-        r.task = name;
-        r.metric = metric;
-        r.is_group = true;
-        r.aggregation = aggregate;
-        double sum = 0, weight = 0, variance = 0;
-        bool defined = true;
-        for (const auto& m : g.at("members")) {
-          const TaskResult& member = by_task[m.get<std::string>()][metric];
-          r.n += member.n;
-          r.n_failed += member.n_failed;
-          r.n_unparsed += member.n_unparsed;
-          r.n_judge_failed += member.n_judge_failed;
-          if (!member.value) { defined = false; continue; }
-          double w = aggregate == "micro" ? static_cast<double>(member.n) : 1.0;
-          double se = member.stderr_value.value_or(0.0);
-          sum += w * *member.value;
-          variance += w * w * se * se;
-          weight += w;
-        }
-        if (defined && weight > 0) {
-          r.value = sum / weight;
-          // Members are independent samples, so their variances add.
-          r.stderr_value = std::sqrt(variance) / weight;
-          r.ci_low = *r.value - 1.959964 * *r.stderr_value;
-          r.ci_high = *r.value + 1.959964 * *r.stderr_value;
-        }
-        by_task[name][metric] = r;
-        results.push_back(r);
-      }
-    }
-  }
-  return results;
 }
 
 namespace {

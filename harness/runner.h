@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregate.h"
 #include "backend.h"
 #include "registry.h"
 #include "run_config.h"  // RunConfig (RunOptions)
@@ -81,7 +82,5 @@ private:
 // Prompts that cannot fit the server's context fail the plan (InputError; context_check.h).
 RunPlan make_run_plan(TaskRegistry& registry, const RunOptions& options, bool probe_servers = true);
 
-// Task and group results of a run, computed from its stored scores and its configuration.
-std::vector<TaskResult> compute_results(Store& store, const RunRecord& run);
 
 } // namespace keval

@@ -218,9 +218,10 @@ FailureKind parse_failure_kind(std::string_view s) {
 }
 
 // Statuses that end a run. "incomplete" (finished with failed samples, see ARCHITECTURE.md)
-// ended too, so it gets a finish time like the others.
+// ended too, so it gets a finish time like the others. A status keval does not know never does.
 bool is_terminal_status(std::string_view status) {
-  return status == "complete" || status == "incomplete" || status == "failed" || status == "aborted";
+  const std::optional<RunStatus> s = parse_run_status(status);
+  return s && is_terminal(*s);
 }
 
 // One use of a cached statement: binds in order, steps, reads, and resets on scope exit so a
@@ -700,7 +701,7 @@ bool Store::try_create_run(const RunRecord& run) {
       .text(run.config_hash)
       .text(run.keval_version)
       .text(dump_json(run.task_versions))
-      .text(run.status.empty() ? "running" : run.status)
+      .text(run.status.empty() ? std::string(to_string(RunStatus::running)) : run.status)
       .text(run.created_at.empty() ? utc_now_iso8601() : run.created_at)
       .text_or_null(run.updated_at)
       .text_or_null(run.finished_at);

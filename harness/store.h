@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "request.h"
+#include "status.h"
 #include "usage.h"
 
 struct sqlite3;
@@ -122,6 +123,7 @@ public:
   std::vector<RunRecord> list_runs();          // newest first
   std::optional<RunRecord> latest_run();
   void set_run_status(const std::string& run_id, const std::string& status);
+  void set_run_status(const std::string& run_id, RunStatus status) { set_run_status(run_id, std::string(to_string(status))); }
 
   // Batched writes: everything between begin() and commit() is one transaction.
   void begin();

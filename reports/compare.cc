@@ -13,6 +13,7 @@
 
 #include "metrics.h"
 #include "results_table.h"
+#include "status.h"
 #include "util/text.h"
 
 namespace keval {
@@ -37,8 +38,8 @@ std::string p_number(const std::optional<double>& p) {
 nlohmann::json optional_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 
 bool is_right_wrong(const std::string& metric) {
-  const MetricInfo* info = find_metric(metric);
-  return info && info->proportion;
+  const MetricDefinition* info = find_metric(metric);
+  return info && info->estimator == Estimator::proportion;
 }
 
 // The statistics of one (task, metric) comparison, before they become a row.
@@ -271,15 +272,18 @@ Comparison compare_runs(Store& store, const RunRecord& base, const RunRecord& ca
   auto by_task = [&](const RunRecord& run) {
     std::unordered_map<std::string, std::vector<StoredScore>> out;
     for (auto& s : store.load_all_scores(run.id))
-      if (s.status != "failed") out[s.task].push_back(std::move(s));
+      if (parse_sample_status(s.status) != SampleStatus::failed) out[s.task].push_back(std::move(s));
     return out;
   };
   auto base_scores = by_task(base);
   auto cand_scores = by_task(cand);
 
   std::map<std::string, std::vector<std::string>> cand_metrics;
-  for (const auto& t : cand.config.value("tasks", nlohmann::json::array()))
+  std::map<std::string, std::string> cand_modes;
+  for (const auto& t : cand.config.value("tasks", nlohmann::json::array())) {
     cand_metrics[t.value("name", "")] = t.value("metrics", std::vector<std::string>{});
+    cand_modes[t.value("name", "")] = t.value("mode", "loglik");
+  }
   std::set<std::string> base_names;
   std::map<std::string, std::map<std::string, PairedStat>> stats_of;  // task -> metric -> stat
   for (const auto& t : base.config.value("tasks", nlohmann::json::array())) {
@@ -305,6 +309,11 @@ Comparison compare_runs(Store& store, const RunRecord& base, const RunRecord& ca
     pairs.insert(pairs.end(), std::make_move_iterator(cand_side.begin()), std::make_move_iterator(cand_side.end()));
     for (const auto& metric : t.value("metrics", std::vector<std::string>{})) {
       if (std::find(cm->second.begin(), cm->second.end(), metric) == cm->second.end()) continue;
+      // acc_norm of a task answered by generation repeats acc: compared only between loglik runs.
+      const MetricDefinition* definition = find_metric(metric);
+      if (definition && definition->loglikelihood_only &&
+          (t.value("mode", "loglik") != "loglik" || cand_modes[name] != "loglik"))
+        continue;
       ComparisonRow row;
       row.task = name;
       row.metric = metric;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "html.h"
+#include "status.h"
 
 namespace keval::site {
 namespace {
@@ -84,7 +85,8 @@ void find_coverage(RunView& v) {
     v.partial_reasons.push_back(fmt::format("shard {}", config.at("shard").is_string() ? config.at("shard").get<std::string>()
                                                                                       : config.at("shard").dump()));
   // "incomplete" is a finished run with failures: those are counted per task below.
-  if (v.run.status != "complete" && v.run.status != "incomplete")
+  const auto run_status = parse_run_status(v.run.status);
+  if (run_status != RunStatus::complete && run_status != RunStatus::incomplete)
     v.partial_reasons.push_back(fmt::format("run {}", v.run.status.empty() ? "unfinished" : v.run.status));
   v.whole_run_partial = !v.partial_reasons.empty();
 
@@ -259,7 +261,8 @@ struct SampleRow {
 };
 
 char status_letter(const std::string& status) {
-  return status == "failed" || status == "judge_failed" ? 'f' : status == "unparsed" ? 'u' : 's';
+  const auto s = parse_sample_status(status);
+  return s == SampleStatus::failed || s == SampleStatus::judge_failed ? 'f' : s == SampleStatus::unparsed ? 'u' : 's';
 }
 
 } // namespace

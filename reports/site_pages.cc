@@ -21,12 +21,12 @@ struct Column {
 };
 
 bool higher_is_better(const std::string& metric) {
-  const MetricInfo* info = find_metric(metric);
+  const MetricDefinition* info = find_metric(metric);
   return !info || info->higher_is_better;
 }
 
 bool is_proportion_like(const std::string& metric) {
-  const MetricInfo* info = find_metric(metric);
+  const MetricDefinition* info = find_metric(metric);
   return info && info->higher_is_better && metric.find("diff") == std::string::npos && metric != "pearson" &&
          metric != "spearman" && metric.rfind("judge_", 0) != 0;
 }

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metric.h"
 #include "scorer.h"
 
 namespace keval::detail {
@@ -24,6 +25,10 @@ std::unique_ptr<Scorer> make_numeric_scorer(const nlohmann::json& options);
 // Sets meta.invalid_utf8 = true when any output text is not well-formed UTF-8 (it was scored with
 // U+FFFD in place of the bad bytes). Absent otherwise, so clean scores stay small.
 void flag_invalid_utf8(const ModelOutput& output, SampleScore& score);
+
+// Metrics several scorers produce, declared once (multiple_choice.cc).
+const MetricDefinition& accuracy_metric();             // acc
+const MetricDefinition& normalised_accuracy_metric();  // acc_norm
 
 // Typed option readers: InputError naming the scorer and the option when the type is wrong.
 double number_option(const std::string& scorer, const nlohmann::json& options, const std::string& key,

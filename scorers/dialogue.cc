@@ -27,4 +27,11 @@ public:
 
 std::unique_ptr<Scorer> make_dialogue_scorer(const nlohmann::json&) { return std::make_unique<DialogueScorer>(); }
 
+const ScorerDefinition& dialogue_scorer() {
+  static const MetricDefinition hangul_share{"hangul_share", "share of letters written in Hangul, mean over samples",
+                                             Estimator::mean};
+  static const ScorerDefinition scorer{"dialogue", {&hangul_share}, {}, make_dialogue_scorer};
+  return scorer;
+}
+
 } // namespace keval::detail

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <regex>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <utf8proc.h>
@@ -14,21 +15,65 @@ namespace keval {
 
 const std::vector<std::string> k_judge_penalties = {"none", "hangul_share_sqrt", "sqrt_score_if_not_korean"};
 
-std::vector<std::string> judge_protocol_names() { return {"logickor", "logickor_keval", "mt_bench"}; }
+// The judge protocols, one line each: X(NAME) stands for `detail::NAME_judge()`, defined with its
+// metrics in scorers/judge_NAME.cc. Adding a protocol is that file and a line here.
+#define KEVAL_JUDGE_PROTOCOLS(X) \
+  X(logickor)                    \
+  X(logickor_keval)              \
+  X(mt_bench)
+
+namespace detail {
+#define KEVAL_DECLARE_JUDGE(name) const JudgeProtocolDefinition& name##_judge();
+KEVAL_JUDGE_PROTOCOLS(KEVAL_DECLARE_JUDGE)
+#undef KEVAL_DECLARE_JUDGE
+} // namespace detail
+
+const std::vector<const JudgeProtocolDefinition*>& judge_protocol_definitions() {
+  static const std::vector<const JudgeProtocolDefinition*> definitions = [] {
+#define KEVAL_LIST_JUDGE(name) &detail::name##_judge(),
+    std::vector<const JudgeProtocolDefinition*> all = {KEVAL_JUDGE_PROTOCOLS(KEVAL_LIST_JUDGE)};
+#undef KEVAL_LIST_JUDGE
+    for (size_t i = 0; i < all.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (all[i]->name == all[j]->name)
+          throw std::logic_error("judge protocol '" + all[i]->name + "' is registered twice");
+    return all;
+  }();
+  return definitions;
+}
+
+std::vector<std::string> judge_protocol_names() {
+  std::vector<std::string> names;
+  for (const auto* d : judge_protocol_definitions()) names.push_back(d->name);
+  return names;
+}
 
 std::vector<std::string> judge_metrics(const std::string& protocol) {
-  if (protocol == "mt_bench")
-    return {"judge_score", "judge_score_no_penalty", "judge_score_hangul_share", "judge_turn1", "judge_turn2"};
-  if (protocol == "logickor" || protocol == "logickor_keval")
-    return {"judge_score", "judge_single_turn", "judge_multi_turn", "judge_score_rated", "judge_single_turn_rated",
-            "judge_multi_turn_rated"};
-  return {};
+  std::vector<std::string> names;
+  for (const auto* d : judge_protocol_definitions())
+    if (d->name == protocol)
+      for (const MetricDefinition* m : d->metrics) names.push_back(m->name);
+  return names;
+}
+
+bool is_judge_metric(const std::string& metric) {
+  for (const auto* d : judge_protocol_definitions())
+    for (const MetricDefinition* m : d->metrics)
+      if (m->name == metric) return true;
+  return false;
+}
+
+nlohmann::json judge_failure_score(const nlohmann::json& scorer_score, const std::string& message, size_t turn) {
+  nlohmann::json out = scorer_score.is_object() ? scorer_score : nlohmann::json::object();
+  out["failure"] = "judge";
+  out["message"] = message;
+  out["turn"] = turn;
+  return out;
 }
 
 std::unique_ptr<JudgeProtocol> make_judge_protocol(const JudgeSpec& spec, JudgeData data) {
-  if (spec.protocol == "mt_bench") return detail::make_mt_bench_protocol(spec, std::move(data));
-  if (spec.protocol == "logickor") return detail::make_logickor_protocol(spec, std::move(data));
-  if (spec.protocol == "logickor_keval") return detail::make_logickor_keval_protocol(spec, std::move(data));
+  for (const auto* d : judge_protocol_definitions())
+    if (d->name == spec.protocol) return d->make(spec, std::move(data));
   throw InputError(fmt::format("unknown judge protocol '{}' (known: {})", spec.protocol,
                                text::join(judge_protocol_names(), ", ")));
 }
@@ -158,6 +203,59 @@ std::map<std::string, std::vector<std::string>> reference_answers(const JudgeDat
     out[field_text(r, "question_id")] = std::move(turns);
   }
   return out;
+}
+
+namespace {
+
+// Σ weight·rating / Σ weight over the samples with a rating; the weight is the number of turns the
+// sample's rating averages (meta.judge_weights, 1 when absent).
+class TurnWeightedMean final : public MarkedCorpusStatistic {
+public:
+  TurnWeightedMean(const std::vector<SampleScore>& samples, const std::string& metric)
+      : MarkedCorpusStatistic(samples.size()), m_rating(samples.size(), 0.0), m_weight(samples.size(), 0.0) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const auto& s = samples[i];
+      const auto it = s.values.find(metric);
+      if (it == s.values.end() || !std::isfinite(it->second)) continue;
+      double weight = 1;
+      const auto weights = s.meta.find("judge_weights");
+      if (weights != s.meta.end() && weights->is_object() && weights->contains(metric) &&
+          weights->at(metric).is_number())
+        weight = weights->at(metric).get<double>();
+      m_include[i] = 1;
+      m_rating[i] = it->second;
+      m_weight[i] = weight;
+    }
+  }
+
+  std::optional<double> value(const std::vector<size_t>& picked) const override {
+    double sum = 0, weight = 0;
+    for (size_t i : picked)
+      if (m_include[i]) {
+        sum += m_weight[i] * m_rating[i];
+        weight += m_weight[i];
+      }
+    if (weight <= 0) return std::nullopt;
+    return sum / weight;
+  }
+
+private:
+  std::vector<double> m_rating, m_weight;
+};
+
+} // namespace
+
+MetricDefinition turn_weighted_metric(std::string name, std::string description) {
+  const std::string metric = name;
+  return {std::move(name), std::move(description), Estimator::resampled, true,
+          [metric](const std::vector<SampleScore>& s) { return std::make_unique<TurnWeightedMean>(s, metric); }};
+}
+
+const MetricDefinition& judge_score_metric() {
+  static const MetricDefinition metric =
+      turn_weighted_metric("judge_score", "judge's rating (0-10), mean over every counted turn of every sample "
+                                          "(FastChat, LogicKor); the task's language rule applied");
+  return metric;
 }
 
 void set_turn_weight(SampleScore& score, const std::string& metric, size_t turns) {

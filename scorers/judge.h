@@ -5,6 +5,7 @@
 // Protocols: `mt_bench` (KoMT-Bench, judge_mt_bench.cc), `logickor` (LogicKor's own evaluator,
 // judge_logickor.cc) and `logickor_keval` (keval's Korean LogicKor prompt, judge_logickor_keval.cc);
 // pairwise comparison of two models' answers is in judge_pairwise.h.
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metric.h"
 #include "scorer.h"
 #include "task.h"
 
@@ -54,8 +56,26 @@ public:
   virtual std::vector<std::string> breakdown_metrics() const = 0;
 };
 
+// A judge protocol as the registry knows it. scorers/judge_NAME.cc defines
+// `detail::NAME_judge()` returning one, with the metrics its score() produces declared beside it;
+// judge.cc lists it on one line.
+struct JudgeProtocolDefinition {
+  std::string name;
+  std::vector<const MetricDefinition*> metrics;
+  std::function<std::unique_ptr<JudgeProtocol>(const JudgeSpec& spec, JudgeData data)> make;
+};
+const std::vector<const JudgeProtocolDefinition*>& judge_protocol_definitions();
+
 std::unique_ptr<JudgeProtocol> make_judge_protocol(const JudgeSpec& spec, JudgeData data);
 std::vector<std::string> judge_protocol_names();
+// Whether `metric` is one a judge protocol produces (judge_score, …), not a scorer.
+bool is_judge_metric(const std::string& metric);
+
+// The stored score of a sample the judge could not score: the scorer's own score (`scorer_score`,
+// SampleScore JSON) marked {"failure": "judge", "message", "turn"}. The sample is not scored
+// (status judge_failed) and no judge metric counts it, but the scorer's values (hangul_share)
+// still count: the model's answers are there.
+nlohmann::json judge_failure_score(const nlohmann::json& scorer_score, const std::string& message, size_t turn);
 // The metrics a protocol's score() produces (a task lists them beside its scorer's).
 std::vector<std::string> judge_metrics(const std::string& protocol);
 extern const std::vector<std::string> k_judge_penalties;
@@ -84,6 +104,13 @@ std::optional<double> bracket_rating(std::string_view verdict);
 std::optional<double> labelled_rating(std::string_view verdict);
 
 namespace detail {
+// judge_score, shared by the protocols: the rating pooled over every counted turn of every
+// sample (FastChat's show_result, LogicKor's score.py), weighted by meta.judge_weights.
+const MetricDefinition& judge_score_metric();
+// A judge rating pooled over turns as judge_score is (resampled over samples).
+MetricDefinition turn_weighted_metric(std::string name, std::string description);
+// The metrics of LogicKor's score (logickor_score), shared by logickor and logickor_keval.
+const std::vector<const MetricDefinition*>& logickor_metrics();
 std::unique_ptr<JudgeProtocol> make_mt_bench_protocol(const JudgeSpec& spec, JudgeData data);
 std::unique_ptr<JudgeProtocol> make_logickor_protocol(const JudgeSpec& spec, JudgeData data);
 std::unique_ptr<JudgeProtocol> make_logickor_keval_protocol(const JudgeSpec& spec, JudgeData data);

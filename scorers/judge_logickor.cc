@@ -179,4 +179,27 @@ std::unique_ptr<JudgeProtocol> make_logickor_protocol(const JudgeSpec& spec, Jud
   return std::make_unique<LogicKorProtocol>(spec, std::move(data));
 }
 
+const std::vector<const MetricDefinition*>& logickor_metrics() {
+  static const MetricDefinition single_turn{
+      "judge_single_turn", "LogicKor: judge's rating of the first answer (0-10; unreadable verdict 0), mean over samples",
+      Estimator::mean};
+  static const MetricDefinition multi_turn{
+      "judge_multi_turn",
+      "LogicKor: judge's rating of the follow-up answer (0-10; unreadable verdict 0), mean over samples", Estimator::mean};
+  static const MetricDefinition score_rated = turn_weighted_metric(
+      "judge_score_rated", "LogicKor: judge's rating, mean over every turn with a readable verdict (unreadable left out)");
+  static const MetricDefinition single_turn_rated{
+      "judge_single_turn_rated", "LogicKor: judge_single_turn over readable verdicts only", Estimator::mean};
+  static const MetricDefinition multi_turn_rated{
+      "judge_multi_turn_rated", "LogicKor: judge_multi_turn over readable verdicts only", Estimator::mean};
+  static const std::vector<const MetricDefinition*> metrics = {
+      &judge_score_metric(), &single_turn, &multi_turn, &score_rated, &single_turn_rated, &multi_turn_rated};
+  return metrics;
+}
+
+const JudgeProtocolDefinition& logickor_judge() {
+  static const JudgeProtocolDefinition protocol{"logickor", logickor_metrics(), make_logickor_protocol};
+  return protocol;
+}
+
 } // namespace keval::detail

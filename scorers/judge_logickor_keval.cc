@@ -114,4 +114,9 @@ std::unique_ptr<JudgeProtocol> make_logickor_keval_protocol(const JudgeSpec& spe
   return std::make_unique<LogicKorProtocol>(spec);
 }
 
+const JudgeProtocolDefinition& logickor_keval_judge() {
+  static const JudgeProtocolDefinition protocol{"logickor_keval", logickor_metrics(), make_logickor_keval_protocol};
+  return protocol;
+}
+
 } // namespace keval::detail

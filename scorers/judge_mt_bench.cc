@@ -147,4 +147,18 @@ std::unique_ptr<JudgeProtocol> make_mt_bench_protocol(const JudgeSpec& spec, Jud
   return std::make_unique<MtBenchProtocol>(spec, std::move(data));
 }
 
+const JudgeProtocolDefinition& mt_bench_judge() {
+  static const MetricDefinition no_penalty = turn_weighted_metric(
+      "judge_score_no_penalty", "judge's rating (0-10), mean over every rated turn, without the non-Korean penalty");
+  static const MetricDefinition hangul_share = turn_weighted_metric(
+      "judge_score_hangul_share", "judge's rating x sqrt(share of Hangul letters) (keval's rule), mean over every rated turn");
+  static const MetricDefinition turn1{
+      "judge_turn1", "judge's rating of the first turn (0-10, penalty applied), mean over samples", Estimator::mean};
+  static const MetricDefinition turn2{
+      "judge_turn2", "judge's rating of the second turn (0-10, penalty applied), mean over samples", Estimator::mean};
+  static const JudgeProtocolDefinition protocol{
+      "mt_bench", {&judge_score_metric(), &no_penalty, &hangul_share, &turn1, &turn2}, make_mt_bench_protocol};
+  return protocol;
+}
+
 } // namespace keval::detail

@@ -122,4 +122,15 @@ public:
 
 std::unique_ptr<Scorer> make_korquad_scorer(const nlohmann::json&) { return std::make_unique<KorquadScorer>(); }
 
+const ScorerDefinition& korquad_scorer() {
+  static const MetricDefinition em{"em", "exact match after KorQuAD normalisation", Estimator::proportion};
+  static const MetricDefinition f1{"f1", "character-level F1 (KorQuAD 1.0), mean over samples", Estimator::mean};
+  static const MetricDefinition rouge_l{
+      "rouge_l", "ROUGE-L F-measure over characters (white space removed), mean over samples", Estimator::mean};
+  static const MetricDefinition chrf{
+      "chrf", "chrF (character 6-grams, beta 2, white space removed; 0..1), mean over samples", Estimator::mean};
+  static const ScorerDefinition scorer{"korquad", {&em, &f1, &rouge_l, &chrf}, {}, make_korquad_scorer};
+  return scorer;
+}
+
 } // namespace keval::detail

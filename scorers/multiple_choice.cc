@@ -1,12 +1,15 @@
 // Scorer `multiple_choice`: log-likelihood or extracted answers over a fixed set of choices.
 // Option `points_field`: the row field holding the question's exam score (KICE/CSAT), stored as
 // meta.points for the `exam_points` metric.
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "builtin_scorers.h"
+#include "estimators.h"
 #include "extract_choice.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -102,6 +105,120 @@ SampleScore score_choice(const Sample& sample, const ModelOutput& output) {
 
 std::unique_ptr<Scorer> make_multiple_choice_scorer(const nlohmann::json& options) {
   return std::make_unique<MultipleChoiceScorer>(string_option("multiple_choice", options, "points_field", ""));
+}
+
+namespace {
+
+// Mean over classes of per-class F1; a class counts when it is some sample's gold or prediction
+// (unparsed answers are misses of their gold class).
+class MacroF1 final : public MarkedCorpusStatistic {
+public:
+  explicit MacroF1(const std::vector<SampleScore>& samples)
+      : MarkedCorpusStatistic(samples.size()), m_gold(samples.size(), -1), m_pred(samples.size(), -1) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const auto& s = samples[i];
+      if (s.gold < 0) continue;
+      m_include[i] = 1;
+      m_gold[i] = s.gold;
+      m_pred[i] = s.predicted;
+      m_classes = std::max({m_classes, s.gold + 1, s.predicted + 1});
+    }
+  }
+
+  std::optional<double> value(const std::vector<size_t>& picked) const override {
+    std::vector<std::array<double, 3>> counts(static_cast<size_t>(m_classes), {0, 0, 0});  // tp, fp, fn
+    std::vector<char> present(static_cast<size_t>(m_classes), 0);
+    bool any = false;
+    for (size_t i : picked) {
+      if (!m_include[i]) continue;
+      any = true;
+      const int g = m_gold[i], p = m_pred[i];
+      if (g == p) {
+        counts[static_cast<size_t>(g)][0] += 1;
+        present[static_cast<size_t>(g)] = 1;
+      } else {
+        if (g >= 0) counts[static_cast<size_t>(g)][2] += 1, present[static_cast<size_t>(g)] = 1;
+        if (p >= 0) counts[static_cast<size_t>(p)][1] += 1, present[static_cast<size_t>(p)] = 1;
+      }
+    }
+    if (!any) return std::nullopt;
+    double sum = 0;
+    size_t classes = 0;
+    for (size_t c = 0; c < counts.size(); ++c) {
+      if (!present[c]) continue;
+      sum += stats::f1_from_counts(counts[c][0], counts[c][1], counts[c][2]).value_or(0.0);
+      ++classes;
+    }
+    if (classes == 0) return std::nullopt;
+    return sum / static_cast<double>(classes);
+  }
+
+private:
+  std::vector<int> m_gold, m_pred;
+  int m_classes = 0;
+};
+
+// Points of the questions answered right over the points of all questions with points.
+class ExamPoints final : public MarkedCorpusStatistic {
+public:
+  explicit ExamPoints(const std::vector<SampleScore>& samples)
+      : MarkedCorpusStatistic(samples.size()), m_points(samples.size(), 0.0), m_earned(samples.size(), 0.0) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const auto& s = samples[i];
+      const auto it = s.meta.find("points");
+      if (it == s.meta.end() || !it->is_number()) continue;
+      m_include[i] = 1;
+      m_points[i] = it->get<double>();
+      m_earned[i] = s.predicted >= 0 && s.predicted == s.gold ? it->get<double>() : 0.0;
+    }
+  }
+
+  std::optional<double> value(const std::vector<size_t>& picked) const override {
+    double total = 0, got = 0;
+    bool any = false;
+    for (size_t i : picked)
+      if (m_include[i]) {
+        any = true;
+        total += m_points[i];
+        got += m_earned[i];
+      }
+    if (!any || total <= 0) return std::nullopt;
+    return got / total;
+  }
+
+private:
+  std::vector<double> m_points, m_earned;
+};
+
+} // namespace
+
+const MetricDefinition& accuracy_metric() {
+  static const MetricDefinition metric{"acc", "accuracy", Estimator::proportion};
+  return metric;
+}
+
+const MetricDefinition& normalised_accuracy_metric() {
+  static const MetricDefinition metric = [] {
+    MetricDefinition m{"acc_norm", "accuracy, log-likelihoods divided by the choice's length in characters",
+                       Estimator::proportion};
+    m.loglikelihood_only = true;  // a generated answer has no log-likelihood to normalise
+    return m;
+  }();
+  return metric;
+}
+
+const ScorerDefinition& multiple_choice_scorer() {
+  static const MetricDefinition macro_f1{
+      "macro_f1", "mean over classes of per-class F1 (unparsed answers are misses)", Estimator::resampled, true,
+      [](const std::vector<SampleScore>& s) { return std::make_unique<MacroF1>(s); }};
+  static const MetricDefinition exam_points{
+      "exam_points", "points of correctly answered questions / all points", Estimator::resampled, true,
+      [](const std::vector<SampleScore>& s) { return std::make_unique<ExamPoints>(s); }};
+  static const ScorerDefinition scorer{"multiple_choice",
+                                       {&accuracy_metric(), &normalised_accuracy_metric(), &macro_f1, &exam_points},
+                                       {"points_field"},
+                                       make_multiple_choice_scorer};
+  return scorer;
 }
 
 } // namespace keval::detail

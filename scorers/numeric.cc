@@ -117,4 +117,10 @@ std::unique_ptr<Scorer> make_numeric_scorer(const nlohmann::json& options) {
   return std::make_unique<NumericScorer>(tolerance, relative);
 }
 
+const ScorerDefinition& numeric_scorer() {
+  static const ScorerDefinition scorer{
+      "numeric", {&accuracy_metric()}, {"tolerance", "relative_tolerance"}, make_numeric_scorer};
+  return scorer;
+}
+
 } // namespace keval::detail

@@ -2,10 +2,12 @@
 
 #include <charconv>
 #include <functional>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "builtin_scorers.h"
+#include "metric.h"
 #include "normalize.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -13,30 +15,6 @@
 namespace keval {
 
 namespace {
-
-struct ScorerEntry {
-  std::string name;
-  std::vector<std::string> metrics;
-  std::vector<std::string> options;
-  std::function<std::unique_ptr<Scorer>(const nlohmann::json&)> make;
-};
-
-const std::vector<ScorerEntry>& registry() {
-  static const std::vector<ScorerEntry> entries = {
-      {"multiple_choice", {"acc", "acc_norm", "macro_f1", "exam_points"}, {"points_field"},
-       detail::make_multiple_choice_scorer},
-      {"kobbq",
-       {"acc", "acc_norm", "acc_ambiguous", "diff_bias_ambiguous", "acc_disambiguated", "diff_bias_disambiguated"},
-       {"unknown_texts"},
-       detail::make_kobbq_scorer},
-      {"korquad", {"em", "f1", "rouge_l", "chrf"}, {}, detail::make_korquad_scorer},
-      {"numeric", {"acc"}, {"tolerance", "relative_tolerance"}, detail::make_numeric_scorer},
-      {"similarity", {"pearson", "spearman", "binary_f1"}, {"min", "max", "binary_threshold"},
-       detail::make_similarity_scorer},
-      {"dialogue", {"hangul_share"}, {}, detail::make_dialogue_scorer},
-  };
-  return entries;
-}
 
 std::string did_you_mean(const std::string& name, const std::vector<std::string>& allowed) {
   std::string out;
@@ -46,9 +24,9 @@ std::string did_you_mean(const std::string& name, const std::vector<std::string>
   return out;
 }
 
-const ScorerEntry& find_scorer(const std::string& name) {
-  for (const auto& e : registry())
-    if (e.name == name) return e;
+const ScorerDefinition& find_scorer(const std::string& name) {
+  for (const ScorerDefinition* e : scorer_definitions())
+    if (e->name == name) return *e;
   throw InputError(fmt::format("unknown scorer '{}'{}", name, did_you_mean(name, scorer_names())));
 }
 
@@ -110,7 +88,7 @@ SampleScore SampleScore::from_json(const nlohmann::json& j) {
 }
 
 std::unique_ptr<Scorer> make_scorer(const std::string& name, const nlohmann::json& options) {
-  const ScorerEntry& entry = find_scorer(name);
+  const ScorerDefinition& entry = find_scorer(name);
   if (!options.is_null() && !options.is_object())
     throw InputError(fmt::format("scorer '{}': scorer_options must be a map", name));
   const nlohmann::json opts = options.is_null() ? nlohmann::json::object() : options;
@@ -124,11 +102,45 @@ std::unique_ptr<Scorer> make_scorer(const std::string& name, const nlohmann::jso
 
 std::vector<std::string> scorer_names() {
   std::vector<std::string> names;
-  for (const auto& e : registry()) names.push_back(e.name);
+  for (const ScorerDefinition* e : scorer_definitions()) names.push_back(e->name);
   return names;
 }
 
-std::vector<std::string> scorer_metrics(const std::string& name) { return find_scorer(name).metrics; }
+std::vector<std::string> scorer_metrics(const std::string& name) {
+  std::vector<std::string> names;
+  for (const MetricDefinition* m : find_scorer(name).metrics) names.push_back(m->name);
+  return names;
+}
+
+// The built-in scorers, one line each: X(NAME) stands for `detail::NAME_scorer()`, defined with
+// its metrics in scorers/NAME.cc. Adding a scorer is that file and a line here.
+#define KEVAL_BUILTIN_SCORERS(X) \
+  X(multiple_choice)             \
+  X(kobbq)                       \
+  X(korquad)                     \
+  X(numeric)                     \
+  X(similarity)                  \
+  X(dialogue)
+
+namespace detail {
+#define KEVAL_DECLARE_SCORER(name) const ScorerDefinition& name##_scorer();
+KEVAL_BUILTIN_SCORERS(KEVAL_DECLARE_SCORER)
+#undef KEVAL_DECLARE_SCORER
+} // namespace detail
+
+const std::vector<const ScorerDefinition*>& scorer_definitions() {
+  static const std::vector<const ScorerDefinition*> definitions = [] {
+#define KEVAL_LIST_SCORER(name) &detail::name##_scorer(),
+    std::vector<const ScorerDefinition*> all = {KEVAL_BUILTIN_SCORERS(KEVAL_LIST_SCORER)};
+#undef KEVAL_LIST_SCORER
+    // Registering a name twice is an error (the second would never be found).
+    for (size_t i = 0; i < all.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (all[i]->name == all[j]->name) throw std::logic_error("scorer '" + all[i]->name + "' is registered twice");
+    return all;
+  }();
+  return definitions;
+}
 
 namespace detail {
 

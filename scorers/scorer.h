@@ -2,6 +2,7 @@
 // A Scorer maps (sample, model output) to a SampleScore: named per-sample values plus what was
 // extracted, kept beside the raw output. Task-level metrics aggregate stored SampleScores
 // (metrics.h), so results can be recomputed from the database alone.
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,18 @@ public:
   virtual ~Scorer() = default;
   virtual SampleScore score(const Sample& sample, const ModelOutput& output) const = 0;
 };
+
+struct MetricDefinition;  // metric.h
+
+// A scorer as the registry knows it. scorers/NAME.cc defines `detail::NAME_scorer()` returning
+// one, with the metrics it produces declared beside it; scorer.cc lists it on one line.
+struct ScorerDefinition {
+  std::string name;
+  std::vector<const MetricDefinition*> metrics;  // what it can produce (a task's `metrics` are a subset)
+  std::vector<std::string> options;              // the scorer_options keys it accepts
+  std::function<std::unique_ptr<Scorer>(const nlohmann::json& options)> make;
+};
+const std::vector<const ScorerDefinition*>& scorer_definitions();
 
 // Registry. `options` is the task file's scorer_options. Unknown names or options: InputError
 // with "did you mean …".

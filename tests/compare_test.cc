@@ -58,16 +58,16 @@ TEST(Compare, MetricOnSubsetEqualsAggregateMetricForEveryMetric) {
     all[i] = i;
     picked[i] = rng() % samples.size();
   }
-  for (const auto& info : metric_infos()) {
-    MetricOnSubset m(info.name, samples);
+  for (const MetricDefinition* info : metric_definitions()) {
+    MetricOnSubset m(info->name, samples);
     for (const auto* idx : {&all, &picked}) {
       std::vector<SampleScore> subset;
       for (size_t i : *idx) subset.push_back(samples[i]);
-      const auto expected = aggregate_metric(info.name, subset).value;
+      const auto expected = aggregate_metric(info->name, subset).value;
       const auto got = m.value(*idx);
-      ASSERT_EQ(expected.has_value(), got.has_value()) << info.name;
+      ASSERT_EQ(expected.has_value(), got.has_value()) << info->name;
       if (expected) {
-        EXPECT_DOUBLE_EQ(*got, *expected) << info.name;
+        EXPECT_DOUBLE_EQ(*got, *expected) << info->name;
       }
     }
   }
@@ -75,7 +75,7 @@ TEST(Compare, MetricOnSubsetEqualsAggregateMetricForEveryMetric) {
 
 TEST(Compare, MetricOnSubsetIsUndefinedWhereAggregateMetricIs) {
   std::vector<SampleScore> none;
-  for (const auto& info : metric_infos()) EXPECT_FALSE(MetricOnSubset(info.name, none).value({})) << info.name;
+  for (const MetricDefinition* info : metric_definitions()) EXPECT_FALSE(MetricOnSubset(info->name, none).value({})) << info->name;
 }
 
 nlohmann::json compare_json(const std::string& db, const std::string& base, const std::string& cand) {

@@ -943,12 +943,12 @@ TEST(JudgePairwise, DescribeNamesThePairwiseProtocol) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(JudgeMetrics, CategoryMetricFindsItsBase) {
-  const MetricInfo* base = find_metric("judge_score");
+  const MetricDefinition* base = find_metric("judge_score");
   ASSERT_NE(base, nullptr);
   EXPECT_EQ(find_metric("judge_score/math"), base);
   EXPECT_EQ(find_metric("judge_single_turn/추론(Reasoning)")->name, "judge_single_turn");
   EXPECT_TRUE(base->higher_is_better);
-  EXPECT_FALSE(base->proportion);
+  EXPECT_EQ(base->estimator, Estimator::resampled);  // pooled over turns, weighted
   EXPECT_EQ(find_metric("judge_nonsense/math"), nullptr);
 }
 

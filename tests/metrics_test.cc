@@ -213,7 +213,7 @@ TEST(Metrics, CharacterRougeLAndChrfAreBootstrappedMeans) {
   EXPECT_DOUBLE_EQ(*c.value, 0.28125);
   for (const char* m : {"rouge_l", "chrf"}) {
     ASSERT_NE(find_metric(m), nullptr) << m;
-    EXPECT_FALSE(find_metric(m)->proportion);
+    EXPECT_EQ(find_metric(m)->estimator, Estimator::mean);
     EXPECT_TRUE(find_metric(m)->higher_is_better);
   }
 }
@@ -236,8 +236,9 @@ TEST(Metrics, InfosAndUnknownNames) {
     ASSERT_NE(find_metric(m), nullptr) << m;
     EXPECT_NO_THROW(aggregate_metric(m, {})) << m;
   }
-  EXPECT_TRUE(find_metric("acc")->proportion);
-  EXPECT_FALSE(find_metric("f1")->proportion);
+  EXPECT_EQ(find_metric("acc")->estimator, Estimator::proportion);
+  EXPECT_EQ(find_metric("f1")->estimator, Estimator::mean);
+  EXPECT_EQ(find_metric("pearson")->estimator, Estimator::resampled);
   EXPECT_FALSE(find_metric("diff_bias_ambiguous")->higher_is_better);
   EXPECT_EQ(find_metric("accuracy"), nullptr);
   try {

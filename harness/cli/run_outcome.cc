@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "status.h"
 #include "util/text.h"
 
 namespace keval::cli {
@@ -20,7 +21,8 @@ std::string per_task(const MissingAnswers& missing) {
 std::string first_failure(Store& store, const std::string& run_id, const std::string& task) {
   std::string reason;
   store.for_each_score(run_id, task, [&](StoredScore&& s) {
-    if (!reason.empty() || (s.status != "failed" && s.status != "judge_failed")) return;
+    const auto status = parse_sample_status(s.status);
+    if (!reason.empty() || (status != SampleStatus::failed && status != SampleStatus::judge_failed)) return;
     reason = fmt::format("{}: {}", s.score.value("failure", s.status), s.score.value("message", ""));
   });
   return reason;

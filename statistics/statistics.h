@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-namespace keval::stats {
+#include "estimators.h"
 
-using Indices = std::vector<size_t>;
+namespace keval::stats {
 
 // P(X >= k) for X ~ Binomial(n, 1/2), exact (log-space sums, so n may be large).
 double binomial_half_upper_tail(long long k, long long n);

@@ -142,7 +142,7 @@ TEST(Extending, TheExampleScorerScoresAndAggregates) {
 }
 
 TEST(Extending, TheExampleBackendAnswersThroughTheRegistry) {
-  register_backend("fixed", make_fixed_backend);
+  register_backend("fixed", make_fixed_backend, "answers every request with the text of --model");
   const std::vector<std::string> kinds = backend_kinds();
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "fixed"), kinds.end());
   BackendOptions options;

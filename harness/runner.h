@@ -1,8 +1,8 @@
 #pragma once
-// The evaluation driver: builds every request of a run, sends what is not stored yet through a
-// Backend, stores each response as it arrives (batched transactions), then scores and
-// aggregates. Single-turn tasks go a chunk of samples at a time, so memory stays near one task's
-// dataset rows. A run killed at any point resumes from what the database holds.
+// The evaluation driver, short orchestration over the stages: the plan (make_run_plan), one
+// stream of requests over the whole run that stores and scores each sample as its answers arrive
+// (dispatch.h, scoring.h, judging.h), then the aggregate (compute_results). A run killed at any
+// point resumes from what the database holds.
 #include <map>
 #include <optional>
 #include <string>
@@ -25,8 +25,7 @@ struct RunOptions {
   std::string name;                    // empty: generated
   bool show_progress = false;
   size_t commit_every = 1024;          // responses per transaction
-  size_t batch_size = 2048;            // requests per Backend::answer call (at least 64 x concurrency)
-  size_t chunk_size = 2048;            // single-turn samples built, sent, scored and freed together
+  size_t chunk_size = 2048;            // samples built together as the stream needs them
   bool keep_think = false;             // score <think>…</think> too (it is always stored)
   bool use_cache = true;               // answer identical requests from the database's cache
   std::string max_failures;            // "N" or "N%" of the run's requests; empty: no limit

@@ -10,6 +10,7 @@
 #include "builtin_scorers.h"
 #include "normalize.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace keval::detail {
 
@@ -27,7 +28,7 @@ public:
     flag_invalid_utf8(output, s);
     std::optional<double> number;
     if (!output.loglikelihood && !output.texts.empty())
-      number = normalize::parse_number(normalize::strip_think(output.texts.front()));
+      number = normalize::parse_number(text::trim(output.texts.front()));
     if (!number) {
       s.unparsed = true;
       return s;

@@ -56,7 +56,7 @@ std::string flatten(const std::vector<Message>& messages) {
   return out;
 }
 
-// A ratings and attempts of one judged turn, as a killed run left them.
+// The rating and attempts of one judged turn, as a killed run left them.
 struct StoredJudging {
   std::optional<double> rating;
   int next_attempt = 0;  // attempts are numbered on from what is stored

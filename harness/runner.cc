@@ -577,48 +577,61 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
   return execute(run, options, true);
 }
 
-RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resuming) {
-  auto backend = make_backend(options.backend);
-  const nlohmann::json& task_list = run.config.at("tasks");
+namespace {
 
-  // Progress and the --max-failures base come from the configuration: samples are built as the
-  // stream needs them, so a run never holds the whole run's prompts.
-  size_t run_requests = 0;  // every request of the run, stored or not: the base of N%
-  for (const auto& t : task_list) run_requests += requests_of(run.config, t);
-  // A judged task's turns are each put to the judge too.
-  std::unique_ptr<Backend> judge_backend;
-  if (options.judge) judge_backend = make_backend(*options.judge);
-  size_t total = run_requests;
-  for (const auto& t : task_list)
-    if (judge_backend && t.contains("judge")) total += requests_of(run.config, t);
+// Requests still to send (progress): every model request of the run and, for judged tasks, every
+// turn's verdict, less what a killed run already stored.
+size_t requests_to_send(Store& store, const RunRecord& run, bool judged, bool resuming) {
+  const nlohmann::json& task_list = run.config.at("tasks");
+  size_t total = 0;
+  for (const auto& t : task_list) total += requests_of(run.config, t) * (judged && t.contains("judge") ? 2 : 1);
   if (resuming)
     for (const auto& t : task_list) {
-      for (const auto& r : m_store.load_responses(run.id, t.at("name")))
+      for (const auto& r : store.load_responses(run.id, t.at("name")))
         if (r.response.ok()) --total;
-      if (judge_backend && t.contains("judge"))
-        for (const auto& j : m_store.load_judgements(run.id, t.at("name")))
+      if (judged && t.contains("judge"))
+        for (const auto& j : store.load_judgements(run.id, t.at("name")))
           if (j.status == "ok") --total;
     }
-  RunSummary summary;
-  summary.missing_answers = find_missing_answers(m_registry, task_list, options, *backend, false, "answer");
-  if (judge_backend)
-    summary.missing_verdicts = find_missing_answers(m_registry, task_list, options, *judge_backend, true, "judge verdict");
-  Progress progress(total, options.show_progress);
+  return total;
+}
 
-  // The stages: each task's scorer and, where judged, its judge protocol.
+// The run's tasks as dispatch asks and scores them: mode, scorer and, where judged, the protocol.
+std::vector<DispatchTask> dispatch_tasks(TaskRegistry& registry, const RunRecord& run, bool judged) {
   std::vector<DispatchTask> tasks;
-  for (const auto& entry : task_list) {
+  for (const auto& entry : run.config.at("tasks")) {
     DispatchTask task;
-    task.config = m_registry.find_task(entry.at("name"));
+    task.config = registry.find_task(entry.at("name"));
     const std::optional<AskMode> mode = parse_ask_mode(entry.at("mode").get<std::string>());
     if (!mode)
       throw InputError(fmt::format("run {}: task {} has an unknown mode {}", run.id, task.config->name, entry.at("mode").dump()));
     task.mode = *mode;
     task.scorer = make_scorer(task.config->scorer, task.config->scorer_options);
-    if (judge_backend && entry.contains("judge"))
-      task.judge = make_judge_protocol(*task.config->judge, m_registry.judge_data(*task.config));
+    if (judged && entry.contains("judge"))
+      task.judge = make_judge_protocol(*task.config->judge, registry.judge_data(*task.config));
     tasks.push_back(std::move(task));
   }
+  return tasks;
+}
+
+} // namespace
+
+RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resuming) {
+  auto backend = make_backend(options.backend);
+  std::unique_ptr<Backend> judge_backend;
+  if (options.judge) judge_backend = make_backend(*options.judge);
+  const nlohmann::json& task_list = run.config.at("tasks");
+  RunSummary summary;
+  summary.missing_answers = find_missing_answers(m_registry, task_list, options, *backend, false, "answer");
+  if (judge_backend)
+    summary.missing_verdicts = find_missing_answers(m_registry, task_list, options, *judge_backend, true, "judge verdict");
+  // Progress and the --max-failures base come from the configuration: samples are built as the
+  // stream needs them, so a run never holds the whole run's prompts.
+  Progress progress(requests_to_send(m_store, run, judge_backend != nullptr, resuming), options.show_progress);
+  size_t run_requests = 0;  // every model request of the run, stored or not: the base of N%
+  for (const auto& t : task_list) run_requests += requests_of(run.config, t);
+
+  std::vector<DispatchTask> tasks = dispatch_tasks(m_registry, run, judge_backend != nullptr);
   DispatchOptions dispatch;
   dispatch.run_id = run.id;
   dispatch.resuming = resuming;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "extract_choice.h"
+#include "normalize.h"
 
 namespace {
 
@@ -37,6 +38,8 @@ std::vector<Case> load(const std::string& path) {
       c.labels = j.at("labels").get<std::vector<std::string>>();
       c.choices = j.at("choices").get<std::vector<std::string>>();
       c.response = j.at("response").get<std::string>();
+      // As a run gives it to the extractor: the reasoning block already removed (answer_text).
+      if (c.response.find("think>") != std::string::npos) c.response = keval::normalize::strip_think(c.response);
       c.expected = j.at("expected").is_null() ? -1 : j.at("expected").get<int>();
       cases.push_back(std::move(c));
     } catch (const nlohmann::json::exception& e) {

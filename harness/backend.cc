@@ -54,7 +54,9 @@ void register_built_in_backends() {
   });
 }
 
-// Backend::open_stream's default: what is submitted is answered, all together, at the next poll.
+// Backend::open_stream's default: what is submitted is answered, all together, at the next poll,
+// each response handed on as answer() gives it, so a caller stores it at once (a backend that
+// answers slowly, such as an exec program, loses no more to a crash than before streams).
 class BatchStream final : public RequestStream {
 public:
   BatchStream(Backend& backend, size_t concurrency) : m_backend(backend), m_slots(std::max<size_t>(concurrency, 1)) {}
@@ -64,12 +66,17 @@ public:
   void poll(double, const std::function<void(Request, Response)>& on_response) override {
     std::vector<Request> batch;
     batch.swap(m_queued);
-    std::vector<std::optional<Response>> answered(batch.size());
-    m_backend.answer(batch, [&](size_t i, Response r) { answered[i] = std::move(r); });
-    // Handed back after answer() returns: on_response may throw without leaving answer() half done.
+    std::vector<bool> answered(batch.size(), false);
+    // A copy of the request goes with its response: the backend may still read the batch. An
+    // exception from on_response leaves answer() as a failed request would (the old runner's
+    // --max-failures stop did the same).
+    m_backend.answer(batch, [&](size_t i, Response r) {
+      if (answered[i]) return;
+      answered[i] = true;
+      on_response(batch[i], std::move(r));
+    });
     for (size_t i = 0; i < batch.size(); ++i)
-      on_response(std::move(batch[i]), answered[i] ? std::move(*answered[i])
-                                                    : Response::failed(FailureKind::backend, "no response"));
+      if (!answered[i]) on_response(std::move(batch[i]), Response::failed(FailureKind::backend, "no response"));
   }
 
 private:

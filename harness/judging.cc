@@ -5,21 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "sample_key.h"
+
 namespace keval {
 namespace {
-
-std::string verdict_key(const std::string& task, const std::string& sample_id, int turn) {
-  return fmt::format("{}/{}/{}", task, sample_id, turn);
-}
-
-nlohmann::json judge_request_json(const Request& r) {
-  nlohmann::json messages = nlohmann::json::array();
-  for (const auto& m : r.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
-  return {{"type", "judge"},
-          {"messages", std::move(messages)},
-          {"max_tokens", r.generation.max_tokens},
-          {"temperature", r.generation.temperature}};
-}
 
 // A short, single-line excerpt of a verdict for failure messages, cut at a character boundary.
 std::string excerpt(const std::string& text) {
@@ -31,26 +20,75 @@ std::string excerpt(const std::string& text) {
   return flat.substr(0, cut) + "…";
 }
 
+// FastChat's pair-v2 wording of the pairwise verdict's format.
+constexpr const char* k_pair_reminder =
+    "Output your final verdict by strictly following this format: \"[[A]]\" if assistant A is better, \"[[B]]\" if "
+    "assistant B is better, and \"[[C]]\" for a tie.";
+
 } // namespace
 
-TurnVerdict TaskVerdicts::verdict(const std::string& key) const {
-  TurnVerdict v;
-  if (auto it = ratings.find(key); it != ratings.end()) v.rating = it->second;
-  else v.unreadable = unreadable.count(key) > 0;
-  return v;
+Request judge_request(const TaskConfig& task, const Sample& sample, int turn, std::vector<Message> messages) {
+  Request r;
+  r.key = SampleKey{sample.task, sample.id, turn}.str();
+  r.kind = RequestKind::generate;
+  r.task = &task;
+  r.sample = &sample;
+  r.turn = turn;
+  r.messages = std::move(messages);
+  for (const auto& m : r.messages) r.prompt += (r.prompt.empty() ? "" : "\n\n") + m.content;
+  r.generation.max_tokens = k_judge_max_tokens;
+  r.generation.temperature = 0;
+  return r;
 }
 
-void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts,
+Request with_format_reminder(Request request, const std::string& reminder) {
+  // Appended to the last message rather than sent as a message of its own: chat templates that
+  // require alternating roles refuse two user messages in a row.
+  if (request.messages.empty()) request.messages.push_back({"user", reminder});
+  else request.messages.back().content += "\n\n" + reminder;
+  request.prompt += (request.prompt.empty() ? "" : "\n\n") + reminder;
+  request.payload.clear();  // computed again from the new messages
+  return request;
+}
+
+nlohmann::json judge_request_json(const Request& r) {
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : r.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+  return {{"type", "judge"},
+          {"messages", std::move(messages)},
+          {"max_tokens", r.generation.max_tokens},
+          {"temperature", r.generation.temperature}};
+}
+
+VerdictReading read_verdict(const JudgeProtocol& protocol, const Response& response, int attempt) {
+  VerdictReading out;
+  if (!response.ok()) {
+    out.status = "failed";
+    out.failure = fmt::format("judge request failed ({}): {}", to_string(response.failure), response.message);
+    return out;
+  }
+  out.rating = protocol.rating(response.text);
+  if (out.rating) {
+    out.status = "ok";
+    return out;
+  }
+  out.status = "unparsed";
+  out.failure = fmt::format("the judge's verdict gives no rating ({} attempts): \"{}\"", attempt, excerpt(response.text));
+  return out;
+}
+
+void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts, const std::string& reminder,
                const std::function<bool(const Response&)>& readable,
                const std::function<void(const Request&, const Response&, bool, int)>& on_answer) {
-  // Round 0 asks every request; later rounds ask again those whose verdict could not be read.
+  // Round 0 asks every request; later rounds ask again, with the reminder, those whose verdict
+  // could not be read.
   for (int round = 0; round < attempts && !requests.empty(); ++round) {
     std::vector<Request> to_send;
     std::vector<std::string> cache_keys;
     for (auto& r : requests) {
       std::string cache_key;
-      // Only readable verdicts are cached, so the second round never finds its first answer there.
-      if (phase.use_cache && round == 0)
+      // Only readable verdicts are cached.
+      if (phase.use_cache)
         if (auto payload = phase.backend.cache_payload(r)) {
           cache_key = response_cache_key(phase.options, *payload);
           if (auto hit = phase.store.cache_get(cache_key); hit && hit->ok() && readable(*hit)) {
@@ -69,72 +107,14 @@ void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts,
     phase.backend.answer(batch, [&](size_t i, Response response) {
       const Request& r = batch[i];
       const bool ok = response.ok() && readable(response);
-      if (ok && !cache_keys[i].empty() && !response.from_cache) phase.writes.cache_put(cache_keys[i], response);
+      if (ok && !cache_keys[i].empty() && !response.from_cache) phase.writes.cache_put(cache_keys[i], response, phase.run_id);
       on_answer(r, response, ok, round);
       // A failed request was already retried by the engine; an unreadable verdict is asked again.
-      if (response.ok() && !ok) again.push_back(r);
+      if (response.ok() && !ok) again.push_back(round == 0 ? with_format_reminder(r, reminder) : r);
       phase.progress.advance(1, r.task->name + " (judge)");
     });
     requests = std::move(again);
   }
-}
-
-TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const TaskConfig& task,
-                        const std::vector<Sample>& samples, const AnswersOf& answers_of) {
-  TaskVerdicts out;
-  std::map<std::string, int> next_attempt;  // attempts are numbered on from what a killed run stored
-  phase.writes.flush();  // what this process wrote reads back below
-  for (const auto& j : phase.store.load_judgements(phase.run_id, task.name)) {
-    const std::string key = verdict_key(j.task, j.sample_id, j.turn);
-    next_attempt[key] = std::max(next_attempt[key], j.attempt + 1);
-    if (j.status == "ok" && j.rating) out.ratings[key] = *j.rating;
-  }
-  std::vector<Request> requests;
-  for (const auto& s : samples) {
-    auto answers = answers_of(s);
-    if (!answers) continue;
-    for (int turn = 0; turn < static_cast<int>(s.turns.size()); ++turn) {
-      if (out.ratings.count(verdict_key(s.task, s.id, turn))) continue;
-      Request r = judge_request(task, s, turn, protocol.prompt(s, turn, *answers));
-      requests.push_back(std::move(r));
-    }
-  }
-  ask_judge(
-      phase, std::move(requests), protocol.attempts(), [&](const Response& r) { return protocol.rating(r.text).has_value(); },
-      [&](const Request& r, const Response& response, bool readable, int round) {
-        StoredJudgement j{r.sample->task, r.sample->id, r.turn, next_attempt[r.key]++, "failed", response, std::nullopt};
-        if (readable) {
-          j.rating = protocol.rating(response.text);
-          j.status = "ok";
-          out.ratings[r.key] = *j.rating;
-          out.failures.erase(r.key);
-          out.unreadable.erase(r.key);
-        } else if (response.ok()) {
-          j.status = "unparsed";
-          out.unreadable.insert(r.key);
-          out.failures[r.key] = fmt::format("the judge's verdict gives no rating ({} attempts): \"{}\"", round + 1,
-                                            excerpt(response.text));
-        } else {
-          out.unreadable.erase(r.key);  // this attempt failed outright: no verdict to count
-          out.failures[r.key] = fmt::format("judge request failed ({}): {}", to_string(response.failure), response.message);
-        }
-        phase.writes.put_judgement(phase.run_id, std::move(j), judge_request_json(r));
-      });
-  return out;
-}
-
-Request judge_request(const TaskConfig& task, const Sample& sample, int turn, std::vector<Message> messages) {
-  Request r;
-  r.key = verdict_key(sample.task, sample.id, turn);
-  r.kind = RequestKind::generate;
-  r.task = &task;
-  r.sample = &sample;
-  r.turn = turn;
-  r.messages = std::move(messages);
-  for (const auto& m : r.messages) r.prompt += (r.prompt.empty() ? "" : "\n\n") + m.content;
-  r.generation.max_tokens = k_judge_max_tokens;
-  r.generation.temperature = 0;
-  return r;
 }
 
 PairwiseResult judge_pairwise(JudgePhase& phase, const PairwiseProtocol& protocol, const TaskConfig& task,
@@ -144,8 +124,9 @@ PairwiseResult judge_pairwise(JudgePhase& phase, const PairwiseProtocol& protoco
   for (const auto& s : samples) {
     std::vector<std::string> answers_a, answers_b;
     for (int turn = 0; turn < static_cast<int>(s.turns.size()); ++turn) {
-      auto ia = a.find(verdict_key(s.task, s.id, turn));
-      auto ib = b.find(verdict_key(s.task, s.id, turn));
+      const std::string key = SampleKey{s.task, s.id, turn}.str();
+      auto ia = a.find(key);
+      auto ib = b.find(key);
       if (ia == a.end() || ib == b.end()) break;
       answers_a.push_back(ia->second);
       answers_b.push_back(ib->second);
@@ -159,7 +140,7 @@ PairwiseResult judge_pairwise(JudgePhase& phase, const PairwiseProtocol& protoco
   std::map<std::string, std::optional<PairVerdict>> verdicts;  // "<task>/<id>/<2 turn + order>"
   std::map<std::string, std::string> failures;
   ask_judge(
-      phase, requests, 2, [](const Response& r) { return pair_verdict(r.text).has_value(); },
+      phase, requests, 2, k_pair_reminder, [](const Response& r) { return pair_verdict(r.text).has_value(); },
       [&](const Request& r, const Response& response, bool readable, int) {
         verdicts[r.key] = readable ? pair_verdict(response.text) : std::nullopt;
         if (!readable)

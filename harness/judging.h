@@ -1,14 +1,14 @@
 #pragma once
-// The judge phase of a dialogue task: once a sample's answers are stored, each turn is put to the
-// judge model through any Backend (so the same engine, cache and resume as the model's), every
-// verdict is stored, and the rating read from it. A verdict with no readable rating is asked again,
-// up to the protocol's attempts in all; a turn left without a rating is a judge failure, which the
-// protocol leaves out (mt_bench) or counts 0 (logickor, as LogicKor's score.py).
+// The judge's side of a sample: the request each turn puts to the judge model, the reminder of
+// the verdict's format when a verdict cannot be read, and what a verdict says. The run's dispatch
+// stage (dispatch.h) sends these in its stream, stores every attempt and asks an unreadable
+// verdict again, up to the protocol's attempts in all; a turn left without a rating is a judge
+// failure, which the protocol leaves out (mt_bench) or counts 0 (logickor, as LogicKor's score.py).
+// `keval pairwise` asks its own judge requests here too (ask_judge, judge_pairwise).
 #include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "backend.h"
@@ -18,6 +18,30 @@
 #include "store.h"
 
 namespace keval {
+
+// What the judge is sent for a turn: temperature 0, and room for a written evaluation.
+inline constexpr int k_judge_max_tokens = 2048;
+Request judge_request(const TaskConfig& task, const Sample& sample, int turn, std::vector<Message> messages);
+
+// The request asked again after a verdict that could not be read: the same messages, the last
+// one ending with `reminder` (the verdict's required format), so a deterministic judge, which
+// would answer the same request the same way, can answer anew.
+Request with_format_reminder(Request request, const std::string& reminder);
+
+// What is stored as the request of a judge attempt when the backend has no payload of its own.
+nlohmann::json judge_request_json(const Request& r);
+
+// One answer of the judge to one turn, read.
+struct VerdictReading {
+  std::string status;              // ok | unparsed | failed (as stored in `judgements`)
+  std::optional<double> rating;    // status ok
+  std::string failure;             // why there is no rating; empty when rated
+};
+// `attempt` counts the attempts of this process at this turn, from 1: the failure says how many
+// were made.
+VerdictReading read_verdict(const JudgeProtocol& protocol, const Response& response, int attempt);
+
+// ---- `keval pairwise`: batches through Backend::answer ----
 
 struct JudgePhase {
   Store& store;
@@ -29,31 +53,10 @@ struct JudgePhase {
   CommitPacer& writes;            // every verdict and cache entry is written through it
 };
 
-struct TaskVerdicts {
-  std::unordered_map<std::string, double> ratings;        // request key "<task>/<id>/<turn>" -> rating
-  std::unordered_map<std::string, std::string> failures;  // request key -> why there is no rating
-  std::unordered_set<std::string> unreadable;              // request keys answered, but with no readable rating
-
-  // The verdict of one turn of a sample, as a protocol scores it.
-  TurnVerdict verdict(const std::string& key) const;
-};
-
-// The model's answers to every turn of a sample as the judge sees them; nullopt when a turn has
-// no stored answer (the sample failed and is not judged).
-using AnswersOf = std::function<std::optional<std::vector<std::string>>(const Sample&)>;
-
-// Judges every turn of every answered sample not yet rated in the store.
-TaskVerdicts judge_task(JudgePhase& phase, const JudgeProtocol& protocol, const TaskConfig& task,
-                        const std::vector<Sample>& samples, const AnswersOf& answers_of);
-
-// What the judge is sent for a turn: temperature 0, and room for a written evaluation.
-inline constexpr int k_judge_max_tokens = 2048;
-Request judge_request(const TaskConfig& task, const Sample& sample, int turn, std::vector<Message> messages);
-
 // Sends judge requests through the phase's backend and cache. A verdict `readable` rejects is
-// asked again, `attempts` times in all; `on_answer(request, response, readable, round)` sees every
-// answer, cached ones too.
-void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts,
+// asked again with `reminder` added (with_format_reminder), `attempts` times in all;
+// `on_answer(request, response, readable, round)` sees every answer, cached ones too.
+void ask_judge(JudgePhase& phase, std::vector<Request> requests, int attempts, const std::string& reminder,
                const std::function<bool(const Response&)>& readable,
                const std::function<void(const Request&, const Response&, bool, int)>& on_answer);
 
@@ -72,7 +75,7 @@ struct PairwiseResult {
 
 // Judges every sample both runs answered on every turn, in both orders. A judge replay file's
 // `judge` array holds, for each sample: [turn 1 A first, turn 1 B first, turn 2 A first, turn 2 B first].
-using RunAnswers = std::unordered_map<std::string, std::string>;  // "<task>/<id>/<turn>" -> answer text
+using RunAnswers = std::unordered_map<std::string, std::string>;  // SampleKey::str() -> answer text
 PairwiseResult judge_pairwise(JudgePhase& phase, const PairwiseProtocol& protocol, const TaskConfig& task,
                               const std::vector<Sample>& samples, const RunAnswers& a, const RunAnswers& b);
 

@@ -90,8 +90,7 @@ struct RunConfig {
   // Not stored.
   bool show_progress = false;
   size_t commit_every = 1024;          // responses per transaction
-  size_t batch_size = 2048;            // requests per Backend::answer call (at least 64 x concurrency)
-  size_t chunk_size = 2048;            // single-turn samples built, sent, scored and freed together
+  size_t chunk_size = 2048;            // samples built together as the stream needs them
 
   // The stored configuration as far as the settings fix it; the plan adds the tasks' entries,
   // groups, the shard's counts, the servers' probes and the name.

@@ -12,10 +12,9 @@
 
 #include "context_check.h"
 #include "extract_choice.h"
-#include "judging.h"
+#include "dispatch.h"
 #include "keval_version.h"
 #include "metrics.h"
-#include "normalize.h"
 #include "progress.h"
 #include "run_lock.h"
 #include "scorer.h"
@@ -25,10 +24,6 @@
 
 namespace keval {
 namespace {
-
-std::string request_key(const std::string& task, const std::string& sample_id, int turn) {
-  return fmt::format("{}/{}/{}", task, sample_id, turn);
-}
 
 std::string new_run_id(const std::string& hash, const std::string& created_at) {
   std::random_device device;
@@ -45,77 +40,12 @@ std::string default_name(const BackendOptions& backend) {
   return backend.model.empty() ? fmt::format("{}-{}", backend.kind, stamp) : fmt::format("{}-{}-{}", backend.kind, model, stamp);
 }
 
-nlohmann::json request_json(const Request& r) {
-  nlohmann::json j;
-  if (r.kind == RequestKind::loglikelihood) {
-    j["type"] = "loglikelihood";
-    j["context"] = r.context;
-    j["continuations"] = r.continuations;
-  } else {
-    j["type"] = "generate";
-    nlohmann::json messages = nlohmann::json::array();
-    for (const auto& m : r.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
-    j["messages"] = std::move(messages);
-    j["max_tokens"] = r.generation.max_tokens;
-    j["stop"] = r.generation.stop;
-    j["temperature"] = r.generation.temperature;
-  }
-  return j;
-}
-
-std::string flatten(const std::vector<Message>& messages) {
-  std::string out;
-  for (const auto& m : messages) {
-    if (!out.empty()) out += "\n\n";
-    out += m.content;
-  }
-  return out;
-}
-
 // One task of a run: its configuration, samples and how its MC items are asked.
 struct RunTask {
   const TaskConfig* config = nullptr;
   std::vector<Sample> samples;
   std::string mode;  // loglik | generate | dialogue
 };
-
-Request build_request(const RunTask& task, const Sample& s, int turn,
-                      const std::unordered_map<std::string, Response>& answers) {
-  Request r;
-  r.key = request_key(s.task, s.id, turn);
-  r.task = task.config;
-  r.sample = &s;
-  r.turn = turn;
-  r.generation = task.config->generation;
-  r.generation.temperature = sampling_temperature(*task.config, s);
-  if (task.mode == "loglik") {
-    r.kind = RequestKind::loglikelihood;
-    // lm-evaluation-harness's _encode_pair (lm_eval/api/model.py): the context's trailing
-    // whitespace moves onto each continuation, so a token that starts with it (" 예" after
-    // "답변: ") belongs to the continuation. The text sent is the same; only the split moves.
-    const size_t moved = s.prompt.size() == text::trailing_space_bytes(s.prompt) ? 0 : text::trailing_space_bytes(s.prompt);
-    r.context = s.prompt.substr(0, s.prompt.size() - moved);
-    r.continuations.reserve(s.choices.size());
-    for (const auto& c : s.choices) r.continuations.push_back(s.prompt.substr(s.prompt.size() - moved) + c);
-    return r;
-  }
-  r.kind = RequestKind::generate;
-  if (task.mode == "dialogue") {
-    if (!task.config->system_prompt.empty()) r.messages.push_back({"system", task.config->system_prompt});
-    r.messages.insert(r.messages.end(), task.config->messages_before.begin(), task.config->messages_before.end());
-    for (int t = 0; t <= turn; ++t) {
-      r.messages.push_back({"user", s.turns[static_cast<size_t>(t)]});
-      if (t < turn) r.messages.push_back({"assistant", answers.at(request_key(s.task, s.id, t)).text});
-    }
-  } else {
-    r.messages = chat_messages(*task.config, s);
-  }
-  r.prompt = task.mode == "dialogue" ? flatten(r.messages) : s.asked();
-  return r;
-}
-
-// Thrown from a response callback when failures pass --max-failures: stops the backend.
-struct RunAborted {};
 
 // "N" or "N%" of `total` requests -> the number of failures allowed; nullopt: no limit.
 std::optional<long long> failure_limit(const std::string& spec, size_t total) {
@@ -136,77 +66,6 @@ std::optional<long long> failure_limit(const std::string& spec, size_t total) {
   return static_cast<long long>(value);
 }
 
-int turns_of(const RunTask& task, const Sample& s) {
-  return task.mode == "dialogue" ? static_cast<int>(s.turns.size()) : 1;
-}
-
-// Scores one sample from its responses; failed when any turn has no usable response.
-StoredScore score_sample(const RunTask& task, const Scorer& scorer, const Sample& s,
-                         const std::unordered_map<std::string, Response>& answers,
-                         const std::unordered_map<std::string, Response>& failures, bool keep_think) {
-  StoredScore out;
-  out.task = s.task;
-  out.sample_id = s.id;
-  ModelOutput output;
-  output.loglikelihood = task.mode == "loglik";
-  for (int turn = 0; turn < turns_of(task, s); ++turn) {
-    std::string key = request_key(s.task, s.id, turn);
-    auto it = answers.find(key);
-    if (it == answers.end()) {
-      auto f = failures.find(key);
-      out.status = "failed";
-      out.score = {{"failure", f != failures.end() ? to_string(f->second.failure) : "missing"},
-                   {"message", f != failures.end() ? f->second.message : "no response stored"},
-                   {"turn", turn}};
-      return out;
-    }
-    if (output.loglikelihood) output.logprobs = it->second.logprobs;
-    // A reasoning model's <think> block is not its answer; the stored text keeps it.
-    else output.texts.push_back(keep_think ? it->second.text : normalize::strip_think(it->second.text));
-  }
-  SampleScore score = scorer.score(s, output);
-  out.status = score.unparsed ? "unparsed" : "scored";
-  out.extracted = score.extracted;
-  out.score = score.to_json();
-  return out;
-}
-
-// Adds the judge's verdicts of a sample to its score. A turn without a rating is a judge failure:
-// the protocol leaves it out or counts it 0 (meta.judge_failed_turns lists it, n_judge_failed
-// counts the sample); a sample the protocol cannot score at all is not scored, never a zero.
-void add_judgement(const JudgeProtocol& protocol, const TaskVerdicts& verdicts, const Sample& s,
-                   const std::vector<std::string>& texts, StoredScore& out) {
-  std::vector<TurnVerdict> turns;
-  nlohmann::json failed_turns = nlohmann::json::array(), messages = nlohmann::json::array();
-  std::vector<std::string> shown;
-  for (size_t turn = 0; turn < texts.size(); ++turn) {
-    const std::string key = request_key(s.task, s.id, static_cast<int>(turn));
-    turns.push_back(verdicts.verdict(key));
-    if (turns.back().rating) {
-      shown.push_back(fmt::format("{:g}", *turns.back().rating));
-      continue;
-    }
-    shown.push_back("-");
-    auto f = verdicts.failures.find(key);
-    failed_turns.push_back(turn);
-    messages.push_back(f != verdicts.failures.end() ? f->second : "not judged");
-  }
-  SampleScore score = SampleScore::from_json(out.score);
-  protocol.score(s, texts, turns, score);
-  if (!score.values.count("judge_score")) {
-    out.status = "judge_failed";
-    out.extracted.clear();
-    // The scorer's values stay (hangul_share counts every answered sample).
-    out.score = judge_failure_score(out.score, messages.empty() ? "not judged" : messages[0].get<std::string>(),
-                                    failed_turns.empty() ? 0 : failed_turns[0].get<size_t>());
-    return;
-  }
-  if (!failed_turns.empty()) {
-    score.meta["judge_failed_turns"] = failed_turns;
-    score.meta["judge_failures"] = messages;
-  }
-  out.score = score.to_json();
-  out.extracted = "judge " + text::join(shown, ", ");
 }
 
 // The number of model requests of a task in this run: the shard's when the run is a shard.
@@ -527,7 +386,7 @@ RunSummary Runner::start(const RunOptions& options) {
   run.backend = options.backend.kind;
   run.model = options.backend.model;
   run.keval_version = k_version;
-  run.status = "running";
+  run.status = to_string(RunStatus::running);
   if (!options.name.empty()) {
     if (auto existing = m_store.find_run(options.name))
       throw InputError(fmt::format("a run named '{}' already exists in {} (id {}); continue it with `keval run --resume {}` "
@@ -584,195 +443,101 @@ RunSummary Runner::resume(const std::string& id_or_name, bool show_progress, con
   };
   same_server(options.backend, "backend");
   if (options.judge) same_server(*options.judge, "judge");
-  m_store.set_run_status(run.id, "running");
+  m_store.set_run_status(run.id, std::string(to_string(RunStatus::running)));
   return execute(run, options, true);
 }
 
-RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resuming) {
-  auto backend = make_backend(with_identity(options.backend, run.config.at("backend")));
-  const nlohmann::json& task_list = run.config.at("tasks");
+namespace {
 
-  // Progress and the --max-failures base come from the configuration: samples are built one
-  // task at a time, so a run holds one task's prompts, never the whole run's.
-  size_t run_requests = 0;  // every request of the run, stored or not: the base of N%
-  for (const auto& t : task_list) run_requests += requests_of(run.config, t);
-  // A judged task's turns are each put to the judge too.
-  std::unique_ptr<Backend> judge_backend;
-  if (options.judge) judge_backend = make_backend(*options.judge);
-  size_t total = run_requests;
-  for (const auto& t : task_list)
-    if (judge_backend && t.contains("judge")) total += requests_of(run.config, t);
+// Requests still to send (progress): every model request of the run and, for judged tasks, every
+// turn's verdict, less what a killed run already stored.
+size_t requests_to_send(Store& store, const RunRecord& run, bool judged, bool resuming) {
+  const nlohmann::json& task_list = run.config.at("tasks");
+  size_t total = 0;
+  for (const auto& t : task_list) total += requests_of(run.config, t) * (judged && t.contains("judge") ? 2 : 1);
   if (resuming)
     for (const auto& t : task_list) {
-      for (const auto& r : m_store.load_responses(run.id, t.at("name")))
+      for (const auto& r : store.load_responses(run.id, t.at("name")))
         if (r.response.ok()) --total;
-      if (judge_backend && t.contains("judge"))
-        for (const auto& j : m_store.load_judgements(run.id, t.at("name")))
+      if (judged && t.contains("judge"))
+        for (const auto& j : store.load_judgements(run.id, t.at("name")))
           if (j.status == "ok") --total;
     }
+  return total;
+}
+
+// The run's tasks as dispatch asks and scores them: mode, scorer and, where judged, the protocol.
+std::vector<DispatchTask> dispatch_tasks(TaskRegistry& registry, const RunRecord& run, bool judged) {
+  std::vector<DispatchTask> tasks;
+  for (const auto& entry : run.config.at("tasks")) {
+    DispatchTask task;
+    task.config = registry.find_task(entry.at("name"));
+    const std::optional<AskMode> mode = parse_ask_mode(entry.at("mode").get<std::string>());
+    if (!mode)
+      throw InputError(fmt::format("run {}: task {} has an unknown mode {}", run.id, task.config->name, entry.at("mode").dump()));
+    task.mode = *mode;
+    task.scorer = make_scorer(task.config->scorer, task.config->scorer_options);
+    if (judged && entry.contains("judge"))
+      task.judge = make_judge_protocol(*task.config->judge, registry.judge_data(*task.config));
+    tasks.push_back(std::move(task));
+  }
+  return tasks;
+}
+
+} // namespace
+
+RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resuming) {
+  auto backend = make_backend(with_identity(options.backend, run.config.at("backend")));
+  std::unique_ptr<Backend> judge_backend;
+  if (options.judge) judge_backend = make_backend(*options.judge);
+  const nlohmann::json& task_list = run.config.at("tasks");
   RunSummary summary;
   summary.missing_answers = find_missing_answers(m_registry, task_list, options, *backend, false, "answer");
   if (judge_backend)
     summary.missing_verdicts = find_missing_answers(m_registry, task_list, options, *judge_backend, true, "judge verdict");
-  Progress progress(total, options.show_progress);
-  const std::optional<long long> max_failures = failure_limit(options.max_failures, run_requests);
-  long long failed_now = 0;
-  // Batches end with a drain (the last requests finish while no new ones start): large batches
-  // keep that a small share of the time.
-  const size_t batch_size = std::max(options.batch_size, static_cast<size_t>(options.backend.concurrency) * 64);
+  // Progress and the --max-failures base come from the configuration: samples are built as the
+  // stream needs them, so a run never holds the whole run's prompts.
+  Progress progress(requests_to_send(m_store, run, judge_backend != nullptr, resuming), options.show_progress);
+  size_t run_requests = 0;  // every model request of the run, stored or not: the base of N%
+  for (const auto& t : task_list) run_requests += requests_of(run.config, t);
 
-  // A shard evaluates only its own samples; the judge phase of a dialogue task follows them.
-  auto keep_shard = [&](std::vector<Sample>& samples) {
-    if (!options.shard) return;
-    std::erase_if(samples, [&](const Sample& s) { return !in_shard(*options.shard, s.task, s.id); });
-  };
+  std::vector<DispatchTask> tasks = dispatch_tasks(m_registry, run, judge_backend != nullptr);
+  DispatchOptions dispatch;
+  dispatch.run_id = run.id;
+  dispatch.resuming = resuming;
+  dispatch.use_cache = options.use_cache;
+  dispatch.think = think_policy(options.keep_think);
+  dispatch.num_fewshot = options.num_fewshot;
+  dispatch.limit = options.limit;
+  dispatch.fewshot_seed = options.fewshot_seed;
+  dispatch.chunk_size = options.chunk_size;
+  dispatch.shard = options.shard;
+  dispatch.max_failures = failure_limit(options.max_failures, run_requests);
   // Cached answers are keyed by the identity the server reported when the run was planned.
-  const BackendOptions cache_identity = with_identity(options.backend, run.config.at("backend"));
+  const DispatchEndpoint model{backend.get(), with_identity(options.backend, run.config.at("backend")),
+                               static_cast<size_t>(options.backend.concurrency)};
+  std::optional<DispatchEndpoint> judge;
+  if (judge_backend)
+    judge = DispatchEndpoint{judge_backend.get(), with_identity(*options.judge, run.config.at("judge")),
+                             static_cast<size_t>(options.judge->concurrency)};
+
   // Every write of the run goes through the pacer: short transactions, none held while the
   // backend waits, at most k_commit_interval of answers lost to a crash.
   CommitPacer pacer(m_store, options.commit_every);
-  std::unordered_map<std::string, Response> failures;
-  // Sends `todo`'s requests for `turn`, a batch at a time, so a run of a million samples never
-  // holds a million prompts twice; answers from the cache or the backend land in `answers`.
-  auto send = [&](const RunTask& task, const std::vector<const Sample*>& todo, int turn,
-                  std::unordered_map<std::string, Response>& answers) {
-    for (size_t from = 0; from < todo.size(); from += batch_size) {
-      size_t to = std::min(todo.size(), from + batch_size);
-      std::vector<Request> pending;
-      std::vector<std::string> cache_keys;  // parallel to pending; empty: not cacheable
-      for (size_t k = from; k < to; ++k) {
-        const Sample& s = *todo[k];
-        Request r = build_request(task, s, turn, answers);
-        std::string cache_key;
-        if (options.use_cache) {
-          if (auto payload = backend->cache_payload(r)) {
-            cache_key = response_cache_key(cache_identity, *payload);
-            if (auto hit = m_store.cache_get(cache_key); hit && hit->ok()) {
-              hit->from_cache = true;
-              pacer.put_response(run.id, s.task, s.id, turn, request_json(r), *hit);
-              answers[r.key] = std::move(*hit);
-              progress.advance(1, task.config->name);
-              continue;
-            }
-            // The backend sends this body as it is rather than serialising the request again.
-            r.payload = std::move(*payload);
-          }
-        }
-        pending.push_back(std::move(r));
-        cache_keys.push_back(std::move(cache_key));
-      }
-      std::span<const Request> batch(pending);
-      backend->answer(batch, [&](size_t i, Response response) {
-        const Request& r = batch[i];
-        pacer.put_response(run.id, r.sample->task, r.sample->id, r.turn, request_json(r), response);
-        if (response.ok() && !cache_keys[i].empty()) pacer.cache_put(cache_keys[i], response, run.id);
-        progress.advance(1, task.config->name);
-        if (response.ok()) {
-          answers[r.key] = std::move(response);
-        } else {
-          failures[r.key] = std::move(response);
-          ++failed_now;
-        }
-        if (max_failures && failed_now > *max_failures) throw RunAborted{};
-      });
-    }
-  };
   try {
-    for (const auto& entry : task_list) {
-      RunTask task;
-      task.config = m_registry.find_task(entry.at("name"));
-      task.mode = entry.at("mode");
-      std::unordered_map<std::string, Response> answers;
-      if (resuming)
-        for (auto& r : m_store.load_responses(run.id, task.config->name))
-          if (r.response.ok()) answers[request_key(r.task, r.sample_id, r.turn)] = std::move(r.response);
-      if (task.mode != "dialogue") {
-        // One request per sample: a chunk of samples is built, sent, scored and freed before
-        // the next, so a large task holds its dataset rows and one chunk, not every sample.
-        auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
-        SampleBuilder builder = m_registry.sample_builder(*task.config, options.num_fewshot, options.limit, false, options.fewshot_seed);
-        const size_t chunk = std::max(options.chunk_size, batch_size);
-        for (size_t from = 0; from < builder.size(); from += chunk) {
-          task.samples = builder.build(from, std::min(builder.size(), from + chunk));
-          keep_shard(task.samples);
-          std::vector<const Sample*> todo;
-          for (const auto& s : task.samples)
-            if (!answers.count(request_key(s.task, s.id, 0))) todo.push_back(&s);
-          send(task, todo, 0, answers);
-          for (const auto& s : task.samples) {
-            StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
-            if (score.status == "failed") ++summary.n_failed;
-            pacer.put_score(run.id, std::move(score));
-            // Scored: its response is no longer needed in memory.
-            answers.erase(request_key(s.task, s.id, 0));
-            failures.erase(request_key(s.task, s.id, 0));
-          }
-        }
-        continue;
-      }
-      task.samples = m_registry.samples(*task.config, options.num_fewshot, options.limit, options.fewshot_seed);
-      keep_shard(task.samples);
-      int max_turns = 0;
-      for (const auto& s : task.samples) max_turns = std::max(max_turns, turns_of(task, s));
-      for (int turn = 0; turn < max_turns; ++turn) {
-        // Samples still to ask.
-        std::vector<const Sample*> todo;
-        for (const auto& s : task.samples) {
-          if (turn >= turns_of(task, s)) continue;
-          if (answers.count(request_key(s.task, s.id, turn))) continue;
-          // A later turn needs the model's own answer to the earlier one.
-          if (turn > 0 && !answers.count(request_key(s.task, s.id, turn - 1))) continue;
-          todo.push_back(&s);
-        }
-        send(task, todo, turn, answers);
-      }
-      // Every turn's answer as the judge sees it (and the protocol scores it); nullopt when a
-      // turn has none.
-      const AnswersOf answer_texts = [&](const Sample& s) -> std::optional<std::vector<std::string>> {
-        std::vector<std::string> texts;
-        for (int turn = 0; turn < turns_of(task, s); ++turn) {
-          auto it = answers.find(request_key(s.task, s.id, turn));
-          if (it == answers.end()) return std::nullopt;
-          // As FastChat's API path stores it: verbatim, only a reasoning block removed.
-          const std::string& text = it->second.text;
-          const bool reasoning = text.find("think>") != std::string::npos;
-          texts.push_back(options.keep_think || !reasoning ? text : normalize::strip_think(text));
-        }
-        return texts;
-      };
-      // The judge's turn, for a dialogue task that has one.
-      std::unique_ptr<JudgeProtocol> protocol;
-      TaskVerdicts verdicts;
-      if (judge_backend && entry.contains("judge")) {
-        protocol = make_judge_protocol(*task.config->judge, m_registry.judge_data(*task.config));
-        const BackendOptions judge_identity = with_identity(*options.judge, run.config.at("judge"));
-        JudgePhase phase{m_store, run.id, *judge_backend, judge_identity, options.use_cache, progress, pacer};
-        verdicts = judge_task(phase, *protocol, *task.config, task.samples, answer_texts);
-      }
-      // Score the task's samples from their responses, in the same transaction stream.
-      auto scorer = make_scorer(task.config->scorer, task.config->scorer_options);
-      for (const auto& s : task.samples) {
-        StoredScore score = score_sample(task, *scorer, s, answers, failures, options.keep_think);
-        if (protocol && score.status != "failed") add_judgement(*protocol, verdicts, s, *answer_texts(s), score);
-        if (score.status == "failed") ++summary.n_failed;
-        if (score.status == "judge_failed" || score.score.value("meta", nlohmann::json::object()).contains("judge_failed_turns"))
-          ++summary.n_judge_failed;
-        pacer.put_score(run.id, std::move(score));
-      }
-    }
+    const DispatchCounts counts = dispatch_run(m_registry, m_store, pacer, progress, tasks, dispatch, model, judge);
+    summary.n_failed = counts.n_failed;
+    summary.n_judge_failed = counts.n_judge_failed;
     pacer.flush();
-  } catch (const RunAborted&) {
+  } catch (const RunAborted& aborted) {
     // What was answered stays stored: `--resume` continues from it.
     pacer.flush();
     progress.finish();
-    m_store.set_run_status(run.id, "aborted");
-    const Response* last = nullptr;
-    for (const auto& [key, f] : failures) last = &f;
-    throw CheckFailed(fmt::format("run {} stopped: {} requests failed, more than --max-failures {} allows{}; "
+    m_store.set_run_status(run.id, std::string(to_string(RunStatus::aborted)));
+    throw CheckFailed(fmt::format("run {} stopped: {} requests failed, more than --max-failures {} allows (e.g. {}: {}); "
                                   "`keval run --resume {} --db {}` continues it",
-                                  run.id, failed_now, options.max_failures,
-                                  last ? fmt::format(" (e.g. {}: {})", to_string(last->failure), last->message) : "",
-                                  run.id, m_store.path()));
+                                  run.id, aborted.failed, options.max_failures, to_string(aborted.last.failure),
+                                  aborted.last.message, run.id, m_store.path()));
   } catch (...) {
     // What was answered stays stored, when the store still takes writes (the failure may be
     // the store's own: a full disk); the first failure is the one reported.
@@ -782,7 +547,7 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
     }
     progress.finish();
     try {
-      m_store.set_run_status(run.id, "failed");
+      m_store.set_run_status(run.id, std::string(to_string(RunStatus::failed)));
     } catch (...) {
     }
     throw;
@@ -794,7 +559,8 @@ RunSummary Runner::execute(RunRecord run, const RunOptions& options, bool resumi
   summary.results = compute_results(m_store, run);
   m_store.transaction([&] { m_store.put_task_results(run.id, summary.results); });
   // Failed samples (and judge failures) leave the run incomplete: `--resume` retries them.
-  m_store.set_run_status(run.id, summary.n_failed || summary.n_judge_failed ? "incomplete" : "complete");
+  const RunStatus status = summary.n_failed || summary.n_judge_failed ? RunStatus::incomplete : RunStatus::complete;
+  m_store.set_run_status(run.id, std::string(to_string(status)));
   summary.run = *m_store.find_run(run.id);
   return summary;
 }

@@ -1,8 +1,8 @@
 #pragma once
-// The evaluation driver: builds every request of a run, sends what is not stored yet through a
-// Backend, stores each response as it arrives (batched transactions), then scores and
-// aggregates. Single-turn tasks go a chunk of samples at a time, so memory stays near one task's
-// dataset rows. A run killed at any point resumes from what the database holds.
+// The evaluation driver, short orchestration over the stages: the plan (make_run_plan), one
+// stream of requests over the whole run that stores and scores each sample as its answers arrive
+// (dispatch.h, scoring.h, judging.h), then the aggregate (compute_results). A run killed at any
+// point resumes from what the database holds.
 #include <map>
 #include <optional>
 #include <string>

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "usage.h"
+#include "sample_key.h"
 #include "util/error.h"
 
 namespace keval {
@@ -864,7 +865,7 @@ std::unordered_map<std::string, Response> Store::load_ok_responses(const std::st
   q.text(run_id);
   std::unordered_map<std::string, Response> out;
   while (q.step()) {
-    out.emplace(fmt::format("{}/{}/{}", q.text_at(0), q.text_at(1), q.integer_at(2)), read_response(q, 3, m_path));
+    out.emplace(SampleKey{q.text_at(0), q.text_at(1), static_cast<int>(q.integer_at(2))}.str(), read_response(q, 3, m_path));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // Scorer `dialogue` (multi-turn: LogicKor, KoMT-Bench). Without a judge it measures one thing: how
 // much of each answer is written in Hangul. Value hangul_share = mean over the turns of
-// normalize::hangul_share (reasoning blocks removed). Never unparsed. A task's judge protocol
+// normalize::hangul_share of the answer text (reasoning blocks are removed before any scorer sees
+// it). Never unparsed. A task's judge protocol
 // (judge.h) adds the judge's values to the same sample score.
 #include "builtin_scorers.h"
 #include "normalize.h"
@@ -15,7 +16,7 @@ public:
     SampleScore s;
     s.gold = sample.gold;
     double sum = 0;
-    for (const auto& t : output.texts) sum += normalize::hangul_share(normalize::strip_think(t));
+    for (const auto& t : output.texts) sum += normalize::hangul_share(t);
     s.values["hangul_share"] = output.texts.empty() ? 0.0 : sum / static_cast<double>(output.texts.size());
     s.meta["turns"] = output.texts.size();
     flag_invalid_utf8(output, s);

@@ -361,7 +361,7 @@ public:
         m_count(opt.count),
         m_circled_labels(opt.circled_labels) {
     // Per line, so a label alone on the first line stays recognisable as such.
-    const std::string raw = prepare(normalize::strip_think(response));
+    const std::string raw = prepare(text::trim(response));
     size_t start = 0;
     while (start <= raw.size()) {
       size_t nl = raw.find('\n', start);

@@ -18,7 +18,8 @@
 // Labels may also be named by position ("세 번째 보기", "두번째 선택지", "the third option").
 // Within tiers 1, 3 and 5, several different answers are a conflict: unparsed. Circled digits ①–⑤
 // always mean choices 1–5, whatever the labels; ㉠ labels also answer to ㄱ and ㈀, 가 labels to ㉮.
-// The response goes through normalize::strip_think and normalize::for_compare first.
+// The response is the answer text (reasoning blocks already removed by the caller, answer_text.h);
+// it goes through normalize::for_compare first.
 // Bump k_extractor_version whenever a result could change.
 #include <string>
 #include <string_view>

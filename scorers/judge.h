@@ -49,6 +49,9 @@ public:
                      const std::vector<TurnVerdict>& verdicts, SampleScore& score) const = 0;
   // How many times in all a verdict without a readable rating is asked.
   virtual int attempts() const = 0;
+  // A short reminder of the verdict's required format, added to a request asked again after a
+  // verdict without a readable rating, so the second request differs from the first.
+  virtual std::string format_reminder() const = 0;
   // What decides its results: name, version, hash of its prompts, penalty, references. Recorded
   // in the run's configuration so runs judged differently are never compared silently.
   virtual nlohmann::json describe() const = 0;

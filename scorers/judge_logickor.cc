@@ -132,6 +132,10 @@ public:
   }
 
   int attempts() const override { return m_attempts; }
+  // The template's own output format ("# 출력 형식"), as a reminder.
+  std::string format_reminder() const override {
+    return "반드시 출력 형식을 지켜라. 마지막 줄에 점수를 \"점수: 숫자\" 형식으로 쓴다. 예: 점수: 7";
+  }
 
   nlohmann::json describe() const override {
     std::string parts;

@@ -89,6 +89,9 @@ public:
   }
 
   int attempts() const override { return 2; }
+  std::string format_reminder() const override {
+    return "반드시 정해진 형식으로만 답한다. 마지막 줄에 점수를 \"점수: <숫자>\" 형식으로 쓴다. 예: 점수: 7";
+  }
 
   nlohmann::json describe() const override {
     return {{"protocol", "logickor_keval"},

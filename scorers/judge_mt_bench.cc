@@ -104,6 +104,11 @@ public:
 
   // FastChat asks once per turn and records -1 for an unreadable verdict (`--resume` asks again).
   int attempts() const override { return 1; }
+  // FastChat's own wording of the format, from its single-answer judge prompts.
+  std::string format_reminder() const override {
+    return "Please rate the response on a scale of 1 to 10 by strictly following this format: \"[[rating]]\", for "
+           "example: \"Rating: [[5]]\".";
+  }
 
   nlohmann::json describe() const override {
     std::string prompt_text;

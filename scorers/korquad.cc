@@ -91,7 +91,7 @@ public:
     SampleScore s;
     s.gold = sample.gold;
     const std::string prediction =
-        output.texts.empty() ? std::string() : normalize::strip_think(output.texts.front());
+        output.texts.empty() ? std::string() : text::trim(output.texts.front());
     double em = 0, f1 = 0, rouge_l = 0, chr_f = 0;
     for (const auto& ref : sample.references) {
       em = std::max(em, korquad_exact_match(prediction, ref));

@@ -85,7 +85,7 @@ public:
     }
     flag_invalid_utf8(output, s);
     // Lines are kept (parse_number normalises each span itself): a line break ends a sentence.
-    const std::string text = normalize::strip_think(output.texts.front());
+    const std::string text = text::trim(output.texts.front());
     std::optional<double> number = cued_number(text);
     if (!number) {
       const auto all = normalize::parse_numbers(text);

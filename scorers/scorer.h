@@ -19,7 +19,9 @@ namespace keval {
 struct ModelOutput {
   bool loglikelihood = false;       // true: `logprobs` holds one value per choice
   std::vector<double> logprobs;
-  std::vector<std::string> texts;   // generation: one text per turn (raw, as received)
+  // generation: one text per turn, as the run gives it to scorers and judges (harness answer_text:
+  // the <think> block removed unless --keep-think); scorers never strip it again.
+  std::vector<std::string> texts;
 };
 
 struct SampleScore {

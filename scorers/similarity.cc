@@ -11,6 +11,7 @@
 #include "estimators.h"
 #include "normalize.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace keval::detail {
 
@@ -28,7 +29,7 @@ public:
     flag_invalid_utf8(output, s);
     std::optional<double> number;
     if (!output.loglikelihood && !output.texts.empty())
-      number = normalize::parse_number(normalize::strip_think(output.texts.front()));
+      number = normalize::parse_number(text::trim(output.texts.front()));
     if (!number) {
       s.unparsed = true;
       return s;

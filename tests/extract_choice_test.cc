@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "answer_text.h"
 #include "extract_choice.h"
 
 namespace {
@@ -63,7 +64,8 @@ TEST(ExtractChoice, Corpus) {
   ASSERT_GE(cases.size(), 300u);
   int failures = 0;
   for (const auto& c : cases) {
-    const auto got = keval::extract_choice(c.response, c.labels, c.choices);
+    // As a run gives it to the extractor: the answer text, its reasoning block removed.
+    const auto got = keval::extract_choice(keval::answer_text(c.response, keval::ThinkPolicy::strip), c.labels, c.choices);
     if (got.index == c.expected && got.unparsed() == (c.expected < 0)) continue;
     ++failures;
     ADD_FAILURE() << "extraction_corpus.jsonl:" << c.line << ": expected " << describe(c.expected) << ", got "

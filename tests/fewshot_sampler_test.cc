@@ -144,13 +144,15 @@ TEST(FewshotSampler, ResumeRefusesAnotherSeed) {
 namespace keval {
 namespace {
 
-// The last user message of each stored request, by sample id.
+// The last user message of each stored request, by sample id. An exec backend's stored request
+// is what it sent: the program and the request line ({"cmd", "request"}).
 std::map<std::string, std::string> stored_questions(const std::string& path) {
   std::map<std::string, std::string> out;
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return out;
   sqlite3_exec(db, "SELECT sample_id, request_json FROM responses WHERE status = 'ok'", [](void* o, int, char** v, char**) {
     auto j = nlohmann::json::parse(v[1], nullptr, false);
+    if (!j.is_discarded() && j.contains("request")) j = j["request"];
     if (!j.is_discarded() && j.contains("messages") && !j["messages"].empty())
       (*static_cast<std::map<std::string, std::string>*>(o))[v[0]] = j["messages"].back().value("content", "");
     return 0;

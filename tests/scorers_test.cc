@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "answer_text.h"
 #include "builtin_scorers.h"
 #include "metrics.h"
 #include "scorer.h"
@@ -16,6 +17,9 @@ ModelOutput generated(std::string text) {
   o.texts.push_back(std::move(text));
   return o;
 }
+
+// What a run gives scorers by default: the answer text, its <think> block removed.
+ModelOutput answered(const std::string& raw) { return generated(answer_text(raw, ThinkPolicy::strip)); }
 
 ModelOutput loglik(std::vector<double> logprobs) {
   ModelOutput o;
@@ -318,7 +322,7 @@ TEST(Korquad, ScorerTakesTheBestReference) {
   auto scorer = make_scorer("korquad", {});
   Sample s;
   s.references = {"세종", "조선의 세종대왕"};
-  auto r = scorer->score(s, generated("<think>누구일까</think> 세종대왕 "));
+  auto r = scorer->score(s, answered("<think>누구일까</think> 세종대왕 "));
   EXPECT_EQ(r.values.at("em"), 0.0);
   // vs 세종: P = 2/4, R = 1 → 2/3; vs 조선의세종대왕: P = 1, R = 4/7 → 8/11 (the max).
   EXPECT_NEAR(r.values.at("f1"), 8.0 / 11.0, 1e-12);
@@ -326,9 +330,13 @@ TEST(Korquad, ScorerTakesTheBestReference) {
   EXPECT_FALSE(r.unparsed);
   r = scorer->score(s, generated("세종"));
   EXPECT_EQ(r.values.at("em"), 1.0);
-  r = scorer->score(s, generated("<think>끝나지 않음"));
+  r = scorer->score(s, answered("<think>끝나지 않음"));
   EXPECT_TRUE(r.unparsed);
   EXPECT_EQ(r.values.at("f1"), 0.0);
+  // The scorer strips nothing itself: a kept reasoning block (--keep-think) is scored as text.
+  r = scorer->score(s, generated("<think>세종</think>세종"));
+  EXPECT_EQ(r.values.at("em"), 0.0);
+  EXPECT_EQ(scorer->score(s, answered("<think>세종</think>세종")).values.at("em"), 1.0);
 }
 
 TEST(Korquad, CharacterRougeLAndChrfBesideEmAndF1) {
@@ -393,7 +401,8 @@ TEST(Numeric, ReadsTheAnswerWhereModelsPutIt) {
   EXPECT_EQ(acc(1.5, "정답은 1.5배입니다."), 1.0);
   EXPECT_EQ(acc(12, "답은 12입니다. 참고로 3 × 4 = 12이고 2023년 기출입니다."), 1.0);  // the cue wins
   EXPECT_EQ(acc(12, "The answer is 12, since 3 times 4 is 12 (checked in 2024)."), 1.0);
-  EXPECT_EQ(acc(12, "<think>답은 13인가?</think>12"), 1.0);
+  EXPECT_EQ(scorer->score(numeric_sample(12), answered("<think>답은 13인가?</think>12")).values.at("acc"), 1.0);
+  EXPECT_EQ(acc(12, "12 <think>답은 13인가?</think>"), 0.0);  // kept (--keep-think): its last number is 13
   EXPECT_EQ(acc(12, "정답: １２개"), 1.0);
   EXPECT_EQ(acc(12, "답: 13"), 0.0);
 
@@ -470,7 +479,7 @@ TEST(Similarity, ParsesClampsAndThresholds) {
 TEST(Dialogue, HangulShareOverTurns) {
   auto scorer = make_scorer("dialogue", {});
   ModelOutput o;
-  o.texts = {"안녕하세요", "<think>thinking in English</think>Hello 세계"};
+  o.texts = {"안녕하세요", answer_text("<think>thinking in English</think>Hello 세계", ThinkPolicy::strip)};
   const auto r = scorer->score(Sample{}, o);
   EXPECT_NEAR(r.values.at("hangul_share"), (1.0 + 2.0 / 7.0) / 2.0, 1e-12);
   EXPECT_FALSE(r.unparsed);

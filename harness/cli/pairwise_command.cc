@@ -6,14 +6,15 @@
 
 #include <fmt/format.h>
 
+#include "answer_text.h"
 #include "commands.h"
 #include "judging.h"
-#include "normalize.h"
 #include "progress.h"
 #include "run_reference.h"
 #include "backend_flags.h"
 #include "backend_requirements.h"
 #include "run_lock.h"
+#include "sample_key.h"
 #include "store.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -22,12 +23,11 @@ namespace keval::cli {
 namespace {
 
 RunAnswers answers_of(Store& store, const RunRecord& run, const std::string& task) {
-  const bool keep_think = run.config.value("keep_think", false);
+  // The answers as the run scored and judged them.
+  const ThinkPolicy policy = think_policy(run.config.value("keep_think", false));
   RunAnswers out;
   for (const auto& r : store.load_responses(run.id, task))
-    if (r.response.ok())
-      out[fmt::format("{}/{}/{}", r.task, r.sample_id, r.turn)] =
-          keep_think ? r.response.text : normalize::strip_think(r.response.text);
+    if (r.response.ok()) out[SampleKey{r.task, r.sample_id, r.turn}.str()] = answer_text(r.response.text, policy);
   return out;
 }
 

@@ -238,6 +238,59 @@ TEST(Http, ReplicasShareTheLoadAndRpsPacesIt) {
   EXPECT_GE(seconds, 19 / 40.0);  // 20 requests at 40 per second: the last starts after 0.475 s
 }
 
+// POSTs `body` to `url` as it is; the reply's body ("" when the request failed).
+std::string post(const std::string& url, const std::string& body) {
+  std::string reply;
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* out) {
+    static_cast<std::string*>(out)->append(data, size * n);
+    return size * n;
+  });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return rc == CURLE_OK ? reply : "";
+}
+
+// What is stored is what was sent: the body with --max-tokens 1 in it, and sent again as it is,
+// the server answers it as it answered the run.
+TEST(Http, StoredRequestIsTheBodySentAndCanBeSentAgain) {
+  ScratchDir dir;
+  std::string global = make_mock_task(dir, 12);
+  MockServer mock;
+  const std::string db = dir / "k.db";
+  auto r = run_keval(global + " run --tasks mock_mc --mc-mode generate --backend openai-chat --model m --max-tokens 1 "
+                              "--no-progress --base-url " + mock.url() + " --db " + shell_quote(db),
+                     "KEVAL_API_KEY=sk-never-stored-42 ");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::pair<std::string, std::string>> rows;  // (request_json, text)
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_exec(handle, "SELECT request_json, text FROM responses WHERE status = 'ok'", [](void* o, int, char** v, char**) {
+    static_cast<std::vector<std::pair<std::string, std::string>>*>(o)->emplace_back(v[0], v[1] ? v[1] : "");
+    return 0;
+  }, &rows, nullptr);
+  sqlite3_close(handle);
+  ASSERT_EQ(rows.size(), 12u);
+  for (const auto& [request, text] : rows) {
+    const auto body = nlohmann::json::parse(request);
+    EXPECT_EQ(body["max_tokens"], 1) << request;  // the override, not the task's 256
+    EXPECT_EQ(body["model"], "m");
+    ASSERT_TRUE(body.contains("messages"));
+    EXPECT_EQ(request.find("sk-never-stored-42"), std::string::npos);
+    const auto reply = nlohmann::json::parse(post(mock.url() + "/chat/completions", request), nullptr, false);
+    ASSERT_FALSE(reply.is_discarded());
+    EXPECT_EQ(reply["choices"][0]["message"]["content"], text);
+  }
+  EXPECT_EQ(mock.stats()["total"], 24);  // 12 in the run, 12 sent again
+}
+
 TEST(Exec, ProgramAnswersAndItsCrashIsResumable) {
   ScratchDir dir;
   std::string global = make_mock_task(dir, 20);

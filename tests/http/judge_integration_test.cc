@@ -177,6 +177,43 @@ TEST(Judge, LogicKorVerdictsWithMarkdownAreRead) {
   for (long long n : multi) EXPECT_EQ(n, 1);
 }
 
+// A deterministic judge answers the same request the same way: an unreadable verdict is asked
+// again with the protocol's reminder of the format added, which it can answer anew.
+TEST(Judge, AnUnreadableVerdictIsAskedAgainWithTheFormatReminded) {
+  ScratchDir dir;
+  std::string answers;
+  for (int id = 1; id <= 42; ++id)
+    answers += nlohmann::json({{"task", "logickor"}, {"id", std::to_string(id)},
+                               {"responses", {"첫 번째 답변입니다.", "두 번째 답변입니다."}}}).dump() + "\n";
+  write_file(dir / "answers.jsonl", answers);
+  // Rated only when the reminder is there (LogicKor's protocol reminds "점수: 숫자").
+  write_file(dir / "rules.jsonl",
+             nlohmann::json({{"when", "반드시 출력 형식을 지켜라"}, {"reply", "평가: 형식에 맞춰 다시 씁니다.\n점수: 8"}}).dump() + "\n" +
+             nlohmann::json({{"when", ""}, {"reply", "좋은 답변입니다. 별다른 문제는 없습니다."}}).dump() + "\n");
+  MockServer judge("--replies " + shell_quote(dir / "rules.jsonl"));
+  const std::string db = dir / "k.db";
+  auto r = run_keval("run --tasks logickor --limit 3 --backend replay --responses " + shell_quote(dir / "answers.jsonl") +
+                     " --no-progress --db " + shell_quote(db) + " --judge-backend openai-chat --judge-model mock-judge --judge-base-url " +
+                     judge.url());
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto res = results_of(db, "logickor");
+  EXPECT_EQ(res["run"]["status"], "complete");
+  EXPECT_DOUBLE_EQ(res["judge_score"]["value"].get<double>(), 8.0);
+  EXPECT_EQ(res["judge_score"]["n_judge_failed"], 0);
+  // Each of the 6 turns: one unreadable attempt, then one rated, whose request differs by the reminder.
+  EXPECT_EQ(judge.stats().value("total", 0LL), 12);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE attempt = 0 AND status = 'unparsed'"), 6);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM judgements WHERE attempt = 1 AND status = 'ok'"), 6);
+  const auto first = stored_prompts(db, "SELECT request_json FROM judgements WHERE attempt = 0");
+  const auto second = stored_prompts(db, "SELECT request_json FROM judgements WHERE attempt = 1");
+  ASSERT_EQ(first.size(), 6u);
+  ASSERT_EQ(second.size(), 6u);
+  for (const auto& p : first) {
+    EXPECT_EQ(p.find("반드시 출력 형식을 지켜라"), std::string::npos);
+    EXPECT_TRUE(second.count(p + "\n\n반드시 출력 형식을 지켜라. 마지막 줄에 점수를 \"점수: 숫자\" 형식으로 쓴다. 예: 점수: 7")) << p;
+  }
+}
+
 TEST(Judge, KilledWhileJudgingResumesToTheSameScores) {
   ScratchDir dir;
   std::string answers;

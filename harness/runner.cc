@@ -13,6 +13,7 @@
 #include "context_check.h"
 #include "extract_choice.h"
 #include "dispatch.h"
+#include "judging.h"
 #include "keval_version.h"
 #include "metrics.h"
 #include "progress.h"
@@ -64,8 +65,6 @@ std::optional<long long> failure_limit(const std::string& spec, size_t total) {
     throw InputError(fmt::format("--max-failures '{}' is not a count N or a share N%", spec));
   if (percent) return static_cast<long long>(std::floor(value / 100.0 * static_cast<double>(total)));
   return static_cast<long long>(value);
-}
-
 }
 
 // The number of model requests of a task in this run: the shard's when the run is a shard.

@@ -14,7 +14,7 @@
 #include "metrics.h"
 #include "results_table.h"
 #include "status.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval {
 namespace {

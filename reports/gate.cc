@@ -8,8 +8,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "html.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 #include "yaml_file.h"
 
 namespace keval {

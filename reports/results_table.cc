@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "metrics.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval {
 namespace {

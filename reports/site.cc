@@ -17,7 +17,7 @@
 #include "site_assets.h"
 #include "site_data.h"
 #include "site_pages.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

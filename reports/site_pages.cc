@@ -8,7 +8,7 @@
 #include "html.h"
 #include "keval_version.h"
 #include "metrics.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval::site {
 namespace {

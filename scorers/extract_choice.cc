@@ -6,7 +6,7 @@
 #include <set>
 
 #include "normalize.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval {
 namespace {

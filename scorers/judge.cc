@@ -8,8 +8,8 @@
 #include <utf8proc.h>
 
 #include "normalize.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval {
 

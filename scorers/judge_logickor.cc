@@ -12,9 +12,9 @@
 #include <fmt/format.h>
 
 #include "judge.h"
-#include "util/error.h"
-#include "util/sha256.h"
-#include "util/text.h"
+#include "error.h"
+#include "sha256.h"
+#include "text.h"
 
 namespace keval::detail {
 

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "judge.h"
-#include "util/sha256.h"
+#include "sha256.h"
 
 namespace keval::detail {
 namespace {

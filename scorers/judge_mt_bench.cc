@@ -13,8 +13,8 @@
 
 #include "judge.h"
 #include "normalize.h"
-#include "util/error.h"
-#include "util/sha256.h"
+#include "error.h"
+#include "sha256.h"
 
 namespace keval::detail {
 namespace {

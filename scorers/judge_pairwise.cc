@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "util/error.h"
-#include "util/sha256.h"
+#include "error.h"
+#include "sha256.h"
 
 namespace keval {
 namespace {

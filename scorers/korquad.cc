@@ -13,7 +13,7 @@
 #include "builtin_scorers.h"
 #include "normalize.h"
 #include "text_metrics.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval::detail {
 

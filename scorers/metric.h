@@ -1,7 +1,7 @@
 #pragma once
 // A metric is declared once, beside the scorer or judge protocol that produces it: its name, what
 // it means, and the estimator that turns a task's stored SampleScores into a value with its
-// uncertainty. The estimators themselves are generic (statistics/estimators.h); metrics.h finds a
+// uncertainty. The estimators themselves are generic (harness/statistics/estimators.h); metrics.h finds a
 // metric by name and applies its estimator.
 #include <functional>
 #include <memory>

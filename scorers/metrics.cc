@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "judge.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval {
 

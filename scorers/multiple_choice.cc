@@ -11,8 +11,8 @@
 #include "builtin_scorers.h"
 #include "estimators.h"
 #include "extract_choice.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval::detail {
 

@@ -6,7 +6,7 @@
 
 #include <utf8proc.h>
 
-#include "util/text.h"
+#include "text.h"
 
 namespace keval::normalize {
 

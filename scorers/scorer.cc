@@ -9,8 +9,8 @@
 #include "builtin_scorers.h"
 #include "metric.h"
 #include "normalize.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval {
 

@@ -10,8 +10,8 @@
 #include "builtin_scorers.h"
 #include "estimators.h"
 #include "normalize.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval::detail {
 

@@ -1,4 +1,4 @@
-// The aggregate stage (harness/aggregate.cc) end to end: which samples each metric counts and
+// The aggregate stage (harness/run/aggregate.cc) end to end: which samples each metric counts and
 // which metrics a task reports, from runs of the keval binary on the real tasks.
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "context_check.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -1,4 +1,4 @@
-#include "util/delimited.h"
+#include "delimited.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -45,7 +45,7 @@ const ScorerDefinition& contains_answer_scorer() {
 } // namespace keval::detail
 // ---- end of scorers/contains_answer.cc ---------------------------------------------------------
 
-// ---- harness/backends/fixed_backend.cc, as docs/extending.md shows it --------------------------
+// ---- harness/engine/backends/fixed_backend.cc, as docs/extending.md shows it --------------------------
 // Backend `fixed`: answers every generation request with the text given as --model; it has no
 // log-likelihoods, so multiple-choice tasks run in generation mode.
 namespace keval {
@@ -77,7 +77,7 @@ std::unique_ptr<Backend> make_fixed_backend(const BackendOptions& options) {
 }
 
 } // namespace keval
-// ---- end of harness/backends/fixed_backend.cc --------------------------------------------------
+// ---- end of harness/engine/backends/fixed_backend.cc --------------------------------------------------
 
 namespace keval {
 namespace {

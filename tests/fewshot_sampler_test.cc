@@ -12,8 +12,8 @@
 
 #include "registry.h"
 #include "support/cli.h"
-#include "util/error.h"
-#include "util/python_random.h"
+#include "error.h"
+#include "python_random.h"
 
 namespace keval {
 namespace {

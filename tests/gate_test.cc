@@ -8,7 +8,7 @@
 
 #include "gate.h"
 #include "support/cli.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -27,7 +27,7 @@ gtest_discover_tests(keval_http_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS int
 # Request streams driven directly (the engine and the backends, linked in), against the mock.
 add_executable(keval_stream_tests ${CMAKE_CURRENT_SOURCE_DIR}/http/stream_test.cc)
 target_include_directories(keval_stream_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(keval_stream_tests PRIVATE keval_core GTest::gtest GTest::gtest_main keval_warnings keval_sanitizers)
+target_link_libraries(keval_stream_tests PRIVATE keval_engine keval_util GTest::gtest GTest::gtest_main keval_warnings keval_sanitizers)
 target_compile_definitions(keval_stream_tests PRIVATE
   KEVAL_BINARY="$<TARGET_FILE:keval>"
   KEVAL_MOCK_SERVER="$<TARGET_FILE:keval-mock-server>")

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/cli.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval {
 namespace {

@@ -22,7 +22,7 @@
 #include "judge.h"
 #include "registry.h"
 #include "support/cli.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval {
 namespace {

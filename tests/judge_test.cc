@@ -22,7 +22,7 @@
 #include "registry.h"
 #include "support/cli.h"
 #include "support/errors.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -12,7 +12,7 @@
 #include "json_line.h"
 #include "support/cli.h"
 #include "support/errors.h"
-#include "util/line_reader.h"
+#include "line_reader.h"
 
 namespace keval {
 namespace {

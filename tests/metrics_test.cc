@@ -5,7 +5,7 @@
 
 #include "metrics.h"
 #include "scorer.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -1,4 +1,4 @@
-#include "util/python_random.h"
+#include "python_random.h"
 
 #include <cstdlib>
 #include <sstream>

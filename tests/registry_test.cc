@@ -6,8 +6,8 @@
 
 #include "registry.h"
 #include "support/cli.h"
-#include "util/error.h"
-#include "util/sha256.h"
+#include "error.h"
+#include "sha256.h"
 
 namespace keval {
 namespace {

@@ -8,7 +8,7 @@
 #include "results_table.h"
 #include "scorer.h"
 #include "support/cli.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval {
 namespace {

@@ -7,7 +7,7 @@
 #include "builtin_scorers.h"
 #include "metrics.h"
 #include "scorer.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

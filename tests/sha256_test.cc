@@ -1,4 +1,4 @@
-#include "util/sha256.h"
+#include "sha256.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

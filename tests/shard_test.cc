@@ -11,7 +11,7 @@
 #include "shard.h"
 #include "support/cli.h"
 #include "support/errors.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

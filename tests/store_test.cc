@@ -19,7 +19,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util/error.h"
+#include "error.h"
 #include "support/errors.h"
 
 namespace keval {

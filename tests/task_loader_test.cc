@@ -3,7 +3,7 @@
 
 #include "support/cli.h"
 #include "task_loader.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

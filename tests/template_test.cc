@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "template.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -1,7 +1,7 @@
 // UTF-8 helpers: NFC, invalid input, white space, edit distance and "did you mean".
 #include <gtest/gtest.h>
 
-#include "util/text.h"
+#include "text.h"
 
 namespace keval::text {
 namespace {

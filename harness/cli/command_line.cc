@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "util/text.h"
+#include "text.h"
 
 namespace keval::cli {
 namespace {

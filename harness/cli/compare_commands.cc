@@ -10,8 +10,8 @@
 #include "gate.h"
 #include "site.h"
 #include "store.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval::cli {
 namespace {

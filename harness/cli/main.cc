@@ -10,7 +10,7 @@
 #include "command_line.h"
 #include "commands.h"
 #include "keval_version.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval::cli {
 

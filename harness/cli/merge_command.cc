@@ -1,4 +1,4 @@
-// `keval merge`: shard databases of one run joined into one run (see harness/merge.h).
+// `keval merge`: shard databases of one run joined into one run (see harness/run/merge.h).
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "merge.h"
 #include "results_table.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval::cli {
 

@@ -16,8 +16,8 @@
 #include "run_lock.h"
 #include "sample_key.h"
 #include "store.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include "results_table.h"
 #include "run_reference.h"
 #include "store.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace keval::cli {
 namespace {

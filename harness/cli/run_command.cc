@@ -12,8 +12,8 @@
 #include "run_outcome.h"
 #include "runner.h"
 #include "shard.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval::cli {
 namespace {

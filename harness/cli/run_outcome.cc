@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "status.h"
-#include "util/text.h"
+#include "text.h"
 
 namespace keval::cli {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval::cli {
 

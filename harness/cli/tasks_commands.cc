@@ -5,8 +5,8 @@
 
 #include "commands.h"
 #include "whitespace_notes.h"
-#include "util/error.h"
-#include "util/text.h"
+#include "error.h"
+#include "text.h"
 
 namespace keval::cli {
 namespace {

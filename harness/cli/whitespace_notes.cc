@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "util/text.h"
+#include "text.h"
 
 namespace keval::cli {
 

@@ -1,11 +1,11 @@
-#include "util/delimited.h"
+#include "delimited.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -1,9 +1,9 @@
-#include "util/line_reader.h"
+#include "line_reader.h"
 
 #include <cerrno>
 #include <cstring>
 
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

@@ -1,5 +1,5 @@
 // SHA-256 as specified in FIPS 180-4.
-#include "util/sha256.h"
+#include "sha256.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <memory>
 
-#include "util/error.h"
+#include "error.h"
 
 namespace keval {
 namespace {

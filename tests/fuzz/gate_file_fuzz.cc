@@ -1,7 +1,7 @@
 // Gate files (keval gate --config): any bytes load or raise InputError.
 #include "fuzz_support.h"
 #include "gate.h"
-#include "util/error.h"
+#include "error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = keval::fuzz::scratch_file("gate.yaml");

@@ -2,7 +2,7 @@
 // InputError, in both roles.
 #include "backend.h"
 #include "fuzz_support.h"
-#include "util/error.h"
+#include "error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = keval::fuzz::scratch_file("replay.jsonl");

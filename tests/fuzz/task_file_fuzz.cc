@@ -1,7 +1,7 @@
 // Task and group files (tasks/*.yaml): any bytes load or raise InputError.
 #include "fuzz_support.h"
 #include "task_loader.h"
-#include "util/error.h"
+#include "error.h"
 
 namespace {
 

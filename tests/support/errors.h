@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util/error.h"
+#include "error.h"
 
 namespace keval::testing {
 

@@ -1,6 +1,7 @@
 #include "aggregate.h"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -59,7 +60,10 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
     std::string name = task.at("name");
     // `scored`: every sample a judge metric counts; `answered`: also those whose judge failed
     // but whose scorer's values were kept (judge_failure_score), which the scorer's metrics count.
-    std::vector<SampleScore> scored, answered;
+    // One copy of each score: `scored` is built from `answered` only where a judge metric asks for
+    // it (judged tasks are small; a 100,000-sample task's scores are held once).
+    std::vector<SampleScore> answered;
+    std::vector<bool> judge_counts;  // parallel to `answered`: the judge rated the sample
     long long failed = 0, unparsed = 0, judge_failed = 0;
     long long unanswered_judge_failed = 0;  // judge failures stored without the scorer's values (older runs)
     // One stored score at a time: a large task's parsed score JSON is never all in memory.
@@ -71,16 +75,29 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
       }
       if (status == SampleStatus::judge_failed) {
         ++judge_failed;
-        if (s.score.contains("values")) answered.push_back(SampleScore::from_json(s.score));
-        else ++unanswered_judge_failed;
+        if (s.score.contains("values")) {
+          answered.push_back(SampleScore::from_json(s.score));
+          judge_counts.push_back(false);
+        } else {
+          ++unanswered_judge_failed;
+        }
         return;
       }
       if (status == SampleStatus::unparsed) ++unparsed;
       // Scored, but a turn has no rating (left out, or 0 where the protocol counts it so).
       if (s.score.contains("meta") && s.score["meta"].contains("judge_failed_turns")) ++judge_failed;
-      scored.push_back(SampleScore::from_json(s.score));
-      answered.push_back(scored.back());
+      answered.push_back(SampleScore::from_json(s.score));
+      judge_counts.push_back(true);
     });
+    std::optional<std::vector<SampleScore>> scored_samples;
+    auto scored = [&]() -> const std::vector<SampleScore>& {
+      if (!scored_samples) {
+        scored_samples.emplace();
+        for (size_t i = 0; i < answered.size(); ++i)
+          if (judge_counts[i]) scored_samples->push_back(answered[i]);
+      }
+      return *scored_samples;
+    };
     // A judge metric leaves out the samples the judge failed on; the scorer's metrics only those
     // whose scorer values were not kept.
     auto add = [&](const std::string& metric, const std::string& shown, const std::vector<SampleScore>& samples,
@@ -96,7 +113,7 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
     for (const std::string metric : task.at("metrics")) {
       const MetricDefinition* definition = find_metric(metric);
       if (definition && definition->loglikelihood_only && !loglikelihood) continue;
-      if (is_judge_metric(metric)) add(metric, metric, scored, judge_failed);
+      if (is_judge_metric(metric)) add(metric, metric, scored(), judge_failed);
       else add(metric, metric, answered, unanswered_judge_failed);
     }
     // Judge metrics per category ("judge_score/math"), categories in the order they first appear.
@@ -104,7 +121,7 @@ std::vector<TaskResult> compute_results(Store& store, const RunRecord& run) {
     std::map<std::string, std::vector<SampleScore>> by_category;
     for (const auto& metric : task.value("breakdown_metrics", nlohmann::json::array())) {
       if (categories.empty())
-        for (const auto& s : scored) {
+        for (const auto& s : scored()) {
           const std::string c = s.meta.value("category", "");
           if (c.empty()) continue;
           if (!by_category.count(c)) categories.push_back(c);

@@ -811,8 +811,14 @@ void Store::put_response(const std::string& run_id, const std::string& task, con
   q.text(utc_now_iso8601());
   q.real_or_null(response.latency_seconds > 0 ? std::optional<double>(response.latency_seconds) : std::nullopt);
   q.integer_or_null(response.prompt_tokens).integer_or_null(response.completion_tokens);
-  const PromptText prompt = prompt_text_of(request);
-  q.integer(prompt.characters).integer(prompt.has_hangul ? 1 : 0);
+  // The prompt's characters matter only beside the tokens the server counted (tokens per 1,000
+  // Korean characters): not read for a response without them, as from an embedded backend.
+  if (response.prompt_tokens) {
+    const PromptText prompt = prompt_text_of(request);
+    q.integer(prompt.characters).integer(prompt.has_hangul ? 1 : 0);
+  } else {
+    q.null().null();
+  }
   if (response.from_cache) q.text_or_null(response.cached_from_run);
   else q.null();
   q.run();

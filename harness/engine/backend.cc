@@ -38,19 +38,24 @@ const Registered* find_registered(const std::string& kind) {
   return nullptr;
 }
 
+void add_backend(const std::string& kind, BackendFactory factory, std::string description, bool can_judge = true) {
+  if (find_registered(kind)) throw std::logic_error(fmt::format("backend '{}' registered twice", kind));
+  registry().push_back({BackendKind{kind, std::move(description), can_judge}, std::move(factory)});
+}
+
 void register_built_in_backends() {
   static std::once_flag once;
   std::call_once(once, [] {
     // The random baseline's text is a span of its prompt: as a judge it would "rate" with the
     // prompt's own example verdict.
-    register_backend("random", make_random_backend,
-                     "embedded baseline: a seeded choice, or a seeded span of the prompt; no network", false);
-    register_backend("replay", make_replay_backend, "answers from recorded responses (JSON lines); no network");
-    register_backend("openai-chat", make_openai_chat_backend,
-                     "POST {base-url}/chat/completions (vLLM, llama.cpp, Ollama, TGI, SGLang, hosted APIs)");
-    register_backend("openai-completions", make_openai_completions_backend,
-                     "POST {base-url}/completions; log-likelihood scoring via echo + logprobs");
-    register_backend("exec", make_exec_backend, "a local program keval starts and talks to in JSON lines");
+    add_backend("random", make_random_backend,
+                "embedded baseline: a seeded choice, or a seeded span of the prompt; no network", false);
+    add_backend("replay", make_replay_backend, "answers from recorded responses (JSON lines); no network");
+    add_backend("openai-chat", make_openai_chat_backend,
+                "POST {base-url}/chat/completions (vLLM, llama.cpp, Ollama, TGI, SGLang, hosted APIs)");
+    add_backend("openai-completions", make_openai_completions_backend,
+                "POST {base-url}/completions; log-likelihood via echo + logprobs, or SGLang's and TGI's /generate");
+    add_backend("exec", make_exec_backend, "a local program keval starts and talks to in JSON lines");
   });
 }
 
@@ -92,8 +97,8 @@ std::unique_ptr<RequestStream> Backend::open_stream(size_t concurrency) {
 }
 
 void register_backend(const std::string& kind, BackendFactory factory, std::string description, bool can_judge) {
-  if (find_registered(kind)) throw std::logic_error(fmt::format("backend '{}' registered twice", kind));
-  registry().push_back({BackendKind{kind, std::move(description), can_judge}, std::move(factory)});
+  register_built_in_backends();  // the built-in kinds come first, whoever registers first
+  add_backend(kind, std::move(factory), std::move(description), can_judge);
 }
 
 std::vector<BackendKind> registered_backends() {

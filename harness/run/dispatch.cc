@@ -305,7 +305,13 @@ private:
     Response& response = a.response;
     const std::string& name = m_tasks[w.task].config->name;
     if (response.ok() && !a.cached && !w.cache_key.empty()) m_writes.cache_put(w.cache_key, response, m_options.run_id);
-    m_writes.put_response(m_options.run_id, w.sample.task, w.sample.id, r.turn, stored_request(r, describe_request), response);
+    // One body with no secret in it is stored as the text it was sent as: no parse, no dump again
+    // (several bodies, a line each, as TGI's scoring sends, are described instead).
+    const bool one_body = !r.payload.empty() && r.payload.find('\n') == std::string::npos;
+    if (std::string body = one_body ? secrets::redact(r.payload) : std::string(); one_body && body == r.payload)
+      m_writes.put_response_text(m_options.run_id, w.sample.task, w.sample.id, r.turn, std::move(body), response);
+    else
+      m_writes.put_response(m_options.run_id, w.sample.task, w.sample.id, r.turn, stored_request(r, describe_request), response);
     m_progress.advance(1, name);
     if (!response.ok()) {
       ++m_failed_requests;

@@ -792,13 +792,18 @@ void Store::rollback() {
 
 void Store::put_response(const std::string& run_id, const std::string& task, const std::string& sample_id,
                          int turn, const nlohmann::json& request, const Response& response) {
+  put_response_text(run_id, task, sample_id, turn, dump_json(request), response);
+}
+
+void Store::put_response_text(const std::string& run_id, const std::string& task, const std::string& sample_id,
+                              int turn, const std::string& request_text, const Response& response) {
   const Guard guard(m_mutex);
   Query q(prepare("INSERT OR REPLACE INTO responses(run_id, task, sample_id, turn, request_json, status, text, "
                   "logprobs_json, failure_kind, failure_message, http_status, from_cache, created_at, latency_seconds, "
                   "prompt_tokens, completion_tokens, prompt_characters, prompt_has_hangul, cached_from_run) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
           m_path);
-  q.text(run_id).text(task).text(sample_id).integer(turn).text(dump_json(request));
+  q.text(run_id).text(task).text(sample_id).integer(turn).text(request_text);
   q.text(response.ok() ? "ok" : "failed");
   // An empty generation is an answer; an empty text beside log-probabilities or a failure is absent.
   if (response.ok() && response.logprobs.empty()) q.text(response.text);
@@ -814,7 +819,7 @@ void Store::put_response(const std::string& run_id, const std::string& task, con
   // The prompt's characters matter only beside the tokens the server counted (tokens per 1,000
   // Korean characters): not read for a response without them, as from an embedded backend.
   if (response.prompt_tokens) {
-    const PromptText prompt = prompt_text_of(request);
+    const PromptText prompt = prompt_text_of(nlohmann::json::parse(request_text, nullptr, false));
     q.integer(prompt.characters).integer(prompt.has_hangul ? 1 : 0);
   } else {
     q.null().null();
@@ -1103,6 +1108,13 @@ void CommitPacer::put_response(const std::string& run_id, const std::string& tas
                                int turn, nlohmann::json request, Response response) {
   queue([run_id, task, sample_id, turn, request = std::move(request), response = std::move(response)](Store& s) {
     s.put_response(run_id, task, sample_id, turn, request, response);
+  });
+}
+
+void CommitPacer::put_response_text(const std::string& run_id, const std::string& task, const std::string& sample_id,
+                                    int turn, std::string request_text, Response response) {
+  queue([run_id, task, sample_id, turn, request_text = std::move(request_text), response = std::move(response)](Store& s) {
+    s.put_response_text(run_id, task, sample_id, turn, request_text, response);
   });
 }
 

@@ -77,6 +77,9 @@ public:
   // Insert-or-replace one turn's request and response.
   void put_response(const std::string& run_id, const std::string& task, const std::string& sample_id,
                     int turn, const nlohmann::json& request, const Response& response);
+  // The same with the request as JSON text already (a body as sent): stored as it is.
+  void put_response_text(const std::string& run_id, const std::string& task, const std::string& sample_id,
+                         int turn, const std::string& request_text, const Response& response);
   void put_score(const std::string& run_id, const StoredScore& score);
   void put_task_results(const std::string& run_id, const std::vector<TaskResult>& results); // replaces the run's results
 
@@ -152,6 +155,8 @@ public:
 
   void put_response(const std::string& run_id, const std::string& task, const std::string& sample_id, int turn,
                     nlohmann::json request, Response response);
+  void put_response_text(const std::string& run_id, const std::string& task, const std::string& sample_id, int turn,
+                         std::string request_text, Response response);
   void put_score(const std::string& run_id, StoredScore score);
   void put_judgement(const std::string& run_id, StoredJudgement judgement, nlohmann::json request);
   void cache_put(const std::string& key, Response response, std::string run_id = "");

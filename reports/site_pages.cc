@@ -440,7 +440,8 @@ std::string run_page(const Model& m, const RunView& v) {
   out += "<h2 id=\"usage\">Usage</h2>\n<pre>" + escape(format_usage(v.usage, v.prices)) + "</pre>\n";
   if (!v.usage.cached_from.empty()) {
     out += "<p>Answers from the response cache, by the run that stored them:</p>\n<ul>\n";
-    for (const auto& [source, n] : v.usage.cached_from) {
+    for (const auto& [source_run, n] : v.usage.cached_from) {
+      const std::string& source = source_run;  // a structured binding cannot be captured before C++20 in clang 14
       auto known = std::find_if(m.runs.begin(), m.runs.end(), [&](const RunView& o) { return o.run.id == source; });
       const std::string who = source.empty() ? "a run not recorded (stored before keval recorded cache sources)"
                               : known == m.runs.end() ? "run " + escape(source) + " (not in this database)"
